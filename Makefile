@@ -1,0 +1,67 @@
+# mproc quick start:  make demo   |   make check
+# Everything builds through CMake presets (CMakePresets.json); this file only names the
+# common tasks. Each target first runs scripts/bootstrap to install what is missing.
+
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all demo check dev asan tsan release valgrind bench fuzz format format-check lint install-test clean
+
+all: dev
+
+bootstrap:
+	@scripts/bootstrap
+
+dev: bootstrap
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+asan: bootstrap
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+# The examples tour: every example, in the seed's order, narrated.
+demo: dev
+	@scripts/demo build/dev
+
+# The whole test suite under AddressSanitizer + UBSan, one ctest entry per case.
+check: asan
+	@ctest --preset asan -j $(JOBS) --no-tests=error $(CTEST_ARGS)
+
+tsan:
+	@scripts/bootstrap --tsan
+	@CC=clang cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	@TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -j $(JOBS) --no-tests=error $(CTEST_ARGS)
+
+valgrind: dev
+	@scripts/bootstrap --valgrind
+	@ctest --test-dir build/dev -j $(JOBS) --no-tests=error --output-on-failure \
+	  -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS) \
+	  --overwrite MemoryCheckCommand=$$(command -v valgrind) \
+	  --overwrite "MemoryCheckCommandOptions=--error-exitcode=99 --leak-check=full --trace-children=yes --track-fds=yes --child-silent-after-fork=yes" \
+	  -T memcheck
+
+release: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+bench:
+	@scripts/bootstrap --bench
+	@bench/run
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+# Every descriptor is born close-on-exec: reject creating calls without the flag in src/.
+lint:
+	@scripts/lint
+
+install-test: release
+	@scripts/install-test
+
+clean:
+	rm -rf build

@@ -1,0 +1,10 @@
+/* mproc.h: the one header users include. Multiprocessing for C on Linux.
+ * Each capability has its own header under mproc/; see docs/ for a page on each. */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include "mproc/common.h"
+#include "mproc/proc.h"
+#include "mproc/io.h"
+
+#endif /* MPROC_H */
