@@ -63,7 +63,8 @@ extern "C" {
     X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                          \
     X(ECANCELED, -ECANCELED, "operation canceled")                                                 \
     X(EOWNERDEAD, -EOWNERDEAD, "previous owner died holding the lock; state may be inconsistent")  \
-    X(ENOTRECOVERABLE, -ENOTRECOVERABLE, "lock not recoverable: owner died, never made consistent") \
+    X(ENOTRECOVERABLE, -ENOTRECOVERABLE,                                                           \
+      "lock not recoverable: owner died, never made consistent")                                   \
     X(ECLOSED, -4001, "closed: the other end or the object was closed")                            \
     X(ECRASHED, -4002, "the worker running this task crashed")                                     \
     X(EBROKEN, -4003, "broken: the object was aborted")                                            \
@@ -74,7 +75,7 @@ enum mproc_error {
 #define MPROC__ERR_ENUM(name, val, msg) MPROC_##name = (val),
     MPROC_ERRNO_MAP(MPROC__ERR_ENUM)
 #undef MPROC__ERR_ENUM
-    MPROC_OK = 0
+        MPROC_OK = 0
 };
 
 /** Human-readable message for an MPROC_E* code (or any negative errno).

@@ -13,23 +13,23 @@ extern "C" {
 #endif
 
 typedef struct mproc_run_opts {
-    const void *input;  /* fed to the child's stdin, then stdin is closed; NULL: empty */
+    const void *input; /* fed to the child's stdin, then stdin is closed; NULL: empty */
     size_t input_len;
-    size_t max_output;  /* cap per stream in bytes; 0: unlimited. Past it, output is read and
-                           discarded (the child is never blocked or killed) and .truncated set */
-    int timeout_ms;     /* 0 or -1: none; > 0: the child's process group is killed at the
-                           deadline and mproc_run returns MPROC_ETIMEDOUT with what was
-                           captured so far */
+    size_t max_output;     /* cap per stream in bytes; 0: unlimited. Past it, output is read and
+                              discarded (the child is never blocked or killed) and .truncated set */
+    int timeout_ms;        /* 0 or -1: none; > 0: the child's process group is killed at the
+                              deadline and mproc_run returns MPROC_ETIMEDOUT with what was
+                              captured so far */
     int no_capture_stderr; /* 1: leave stderr as opts->stdio[2] says instead of capturing */
 } mproc_run_opts;
 
 typedef struct mproc_result {
     mproc_status status;
-    char *out;       /* captured stdout, NUL-terminated (not counted in out_len); malloc'd */
+    char *out; /* captured stdout, NUL-terminated (not counted in out_len); malloc'd */
     size_t out_len;
-    char *err;       /* captured stderr, likewise */
+    char *err; /* captured stderr, likewise */
     size_t err_len;
-    int truncated;   /* bit 0: stdout hit max_output, bit 1: stderr did */
+    int truncated; /* bit 0: stdout hit max_output, bit 1: stderr did */
 } mproc_result;
 
 /** Runs argv to completion. stdin/stdout/stderr of opts are overridden by pipes (stderr

@@ -38,11 +38,12 @@ typedef struct mproc_stdio {
 } mproc_stdio;
 
 /* flags for mproc_opts.flags */
-#define MPROC_NEW_PGROUP 0x1u  /* child leads a new process group (signals can reach the tree) */
+#define MPROC_NEW_PGROUP  0x1u /* child leads a new process group (signals can reach the tree) */
 #define MPROC_NEW_SESSION 0x2u /* child leads a new session (implies a new process group) */
-#define MPROC_DETACHED 0x4u    /* child is not tied to the parent's life and is not our child:
-                                  it survives us; wait() sees its end but not its status */
-#define MPROC_NO_PATH 0x8u     /* do not search PATH for argv[0] */
+#define MPROC_DETACHED                                                                             \
+    0x4u                     /* child is not tied to the parent's life and is not our child:       \
+                                it survives us; wait() sees its end but not its status */
+#define MPROC_NO_PATH   0x8u /* do not search PATH for argv[0] */
 #define MPROC_FLAGS_ALL 0xfu
 
 typedef struct mproc_rlimit {
@@ -53,8 +54,8 @@ typedef struct mproc_rlimit {
 /* Which stage of child setup failed (mproc_failure.stage). */
 enum mproc_stage {
     MPROC_STAGE_NONE = 0,
-    MPROC_STAGE_FORK,     /* clone/fork itself */
-    MPROC_STAGE_SETSID,   /* setsid/setpgid */
+    MPROC_STAGE_FORK,   /* clone/fork itself */
+    MPROC_STAGE_SETSID, /* setsid/setpgid */
     MPROC_STAGE_PDEATHSIG,
     MPROC_STAGE_RLIMIT,
     MPROC_STAGE_NICE,
@@ -77,34 +78,34 @@ MPROC_API const char *mproc_stage_name(int stage);
 /* Options for mproc_spawn and mproc_fork. NULL or all-zero means defaults: inherit the
  * environment, cwd and stdio; same process group; tied to the parent's life. */
 typedef struct mproc_opts {
-    const char *const *env;     /* NULL-terminated "K=V" list; NULL inherits environ */
-    const char *cwd;            /* NULL: the parent's */
-    mproc_stdio stdio[3];       /* stdin, stdout, stderr */
-    unsigned flags;             /* MPROC_NEW_PGROUP, MPROC_NEW_SESSION, MPROC_DETACHED, ... */
-    const char *name;           /* mproc_fork: shown in /proc/PID/comm and ps (15 bytes) */
-    const int *pass_fds;        /* spawn: extra descriptors the child keeps, same numbers */
+    const char *const *env; /* NULL-terminated "K=V" list; NULL inherits environ */
+    const char *cwd;        /* NULL: the parent's */
+    mproc_stdio stdio[3];   /* stdin, stdout, stderr */
+    unsigned flags;         /* MPROC_NEW_PGROUP, MPROC_NEW_SESSION, MPROC_DETACHED, ... */
+    const char *name;       /* mproc_fork: shown in /proc/PID/comm and ps (15 bytes) */
+    const int *pass_fds;    /* spawn: extra descriptors the child keeps, same numbers */
     size_t pass_fds_count;
     const mproc_rlimit *rlimits; /* applied in the child before exec / fn */
     size_t rlimits_count;
-    int nice;                    /* added to the child's nice value; 0 leaves it */
-    const void *cpu_set;         /* a cpu_set_t for sched_setaffinity, or NULL */
-    size_t cpu_set_size;         /* its size in bytes (sizeof(cpu_set_t)) */
-    int kill_after_ms;           /* > 0: the child (and its group, if it leads one) is killed
-                                    with SIGKILL once it has run this long; enforced by every
-                                    wait on it (status.timed_out is then set) */
-    mproc_failure *failure;      /* optional out: where setup failed */
+    int nice;               /* added to the child's nice value; 0 leaves it */
+    const void *cpu_set;    /* a cpu_set_t for sched_setaffinity, or NULL */
+    size_t cpu_set_size;    /* its size in bytes (sizeof(cpu_set_t)) */
+    int kill_after_ms;      /* > 0: the child (and its group, if it leads one) is killed
+                               with SIGKILL once it has run this long; enforced by every
+                               wait on it (status.timed_out is then set) */
+    mproc_failure *failure; /* optional out: where setup failed */
 } mproc_opts;
 
 typedef struct mproc_status {
-    int exited;      /* 1: exited normally with .code */
-    int code;        /* exit code (0..255) */
-    int signaled;    /* 1: killed by .signal */
+    int exited;   /* 1: exited normally with .code */
+    int code;     /* exit code (0..255) */
+    int signaled; /* 1: killed by .signal */
     int signal;
-    int core_dumped; /* 1: killed by a signal and dumped core */
-    int timed_out;   /* 1: killed by mproc because kill_after_ms passed */
-    int unknown;     /* 1: the process ended but its status was collected elsewhere
-                        (MPROC_DETACHED, or SIGCHLD ignored for a forked function that
-                        died by a signal) */
+    int core_dumped;           /* 1: killed by a signal and dumped core */
+    int timed_out;             /* 1: killed by mproc because kill_after_ms passed */
+    int unknown;               /* 1: the process ended but its status was collected elsewhere
+                                  (MPROC_DETACHED, or SIGCHLD ignored for a forked function that
+                                  died by a signal) */
     long long user_us, sys_us; /* CPU time of the child itself */
     long long max_rss_kb;      /* its peak resident set */
 } mproc_status;
@@ -126,8 +127,7 @@ MPROC_API int mproc_spawn(mproc_proc **out, const char *const argv[], const mpro
  *  keeps the parent's descriptors (fork semantics) apart from stdio redirections.
  *  Errors as mproc_spawn (no exec stage). Thread-safe; forking a multi-threaded process
  *  has the usual caveat that only async-signal-safe calls are safe in the child. */
-MPROC_API int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg,
-                         const mproc_opts *opts);
+MPROC_API int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_opts *opts);
 
 /** Waits for the child to end, up to timeout_ms (-1 forever, 0 poll). On 0, *st (if not
  *  NULL) holds its status; waiting again returns the same status at once.

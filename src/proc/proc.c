@@ -26,15 +26,15 @@ extern char **environ;
 struct mproc_proc {
     pid_t pid;
     int pidfd;
-    int stdio[3];          /* parent's ends of piped streams, -1 if none */
+    int stdio[3]; /* parent's ends of piped streams, -1 if none */
     unsigned flags;
-    int reaped;            /* status collected (or lost): never wait on the pid again */
-    int lost;              /* reaped by someone else: waits return MPROC_ECHILD */
+    int reaped; /* status collected (or lost): never wait on the pid again */
+    int lost;   /* reaped by someone else: waits return MPROC_ECHILD */
     mproc_status st;
     int64_t kill_deadline; /* CLOCK_MONOTONIC ms, INT64_MAX for none */
     int timed_out;
-    int *exit_word;        /* forked with SIGCHLD ignored: the child's code lands here */
-    int autoreaped;        /* SIGCHLD was ignored when it was created */
+    int *exit_word; /* forked with SIGCHLD ignored: the child's code lands here */
+    int autoreaped; /* SIGCHLD was ignored when it was created */
 };
 
 #define SPAWN_STACK_SIZE (64 * 1024)
@@ -46,9 +46,8 @@ static int leads_group(const mproc_proc *p)
 
 const char *mproc_stage_name(int stage)
 {
-    static const char *const names[] = {"none",     "fork",     "setsid", "pdeathsig",
-                                        "rlimit",   "nice",     "affinity", "dup2",
-                                        "fds",      "chdir",    "exec"};
+    static const char *const names[] = {"none",     "fork", "setsid", "pdeathsig", "rlimit", "nice",
+                                        "affinity", "dup2", "fds",    "chdir",     "exec"};
     if (stage < 0 || (size_t)stage >= sizeof names / sizeof names[0])
         return "unknown";
     return names[stage];
@@ -62,7 +61,7 @@ struct prep {
     int child_end[3];  /* their ends, closed after clone */
     int devnull;
     int *keep;
-    char **paths;      /* one allocation: pointers then strings */
+    char **paths; /* one allocation: pointers then strings */
     const char *one_path[2];
 };
 
@@ -117,7 +116,8 @@ static int check_opts(const mproc_opts *o)
     }
     for (int i = 0; i < 3; i++) {
         int k = o->stdio[i].kind;
-        if (k < MPROC_STDIO_INHERIT || k > MPROC_STDIO_STDOUT || (k == MPROC_STDIO_STDOUT && i != 2))
+        if (k < MPROC_STDIO_INHERIT || k > MPROC_STDIO_STDOUT ||
+            (k == MPROC_STDIO_STDOUT && i != 2))
             return MPROC_EINVAL;
         if (k == MPROC_STDIO_FD && !mproc__fd_valid(o->stdio[i].fd))
             return MPROC_EBADF;
@@ -289,7 +289,7 @@ struct spawn_call {
     int detached;
     pid_t pid;
     int pidfd;
-    char *stack;   /* SPAWN_STACK_SIZE bytes; two of them when detached */
+    char *stack; /* SPAWN_STACK_SIZE bytes; two of them when detached */
 };
 
 /* The detached case: an intermediate child (sharing our memory and descriptor table)
@@ -371,8 +371,8 @@ int mproc_spawn(mproc_proc **out, const char *const argv[], const mproc_opts *op
         rc = MPROC_ENOMEM;
         goto fail;
     }
-    struct spawn_call sc = {.c = &pp.c, .detached = detached, .pid = -1, .pidfd = -1,
-                            .stack = stack};
+    struct spawn_call sc = {
+        .c = &pp.c, .detached = detached, .pid = -1, .pidfd = -1, .stack = stack};
     if (!detached && !mproc__is_main_thread())
         rc = mproc__on_spawner_thread(do_clone, &sc);
     else
@@ -497,8 +497,8 @@ int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_op
     if (fork_needs_report(o) && (rc = mproc__pipe(fc.report)) < 0)
         goto fail;
     if (sigchld_ignored()) {
-        void *w = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                       -1, 0);
+        void *w =
+            mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (w == MAP_FAILED) {
             rc = -errno;
             goto fail;

@@ -14,8 +14,8 @@ struct mproc__child {
     const char *const *argv;
     const char *const *envp;
     const char *cwd;
-    int src[3];        /* descriptor to place on 0/1/2; -1 leave; -2 (stderr) copy stdout */
-    const int *keep;   /* pass_fds, sorted ascending, all >= 3 */
+    int src[3];      /* descriptor to place on 0/1/2; -1 leave; -2 (stderr) copy stdout */
+    const int *keep; /* pass_fds, sorted ascending, all >= 3 */
     size_t nkeep;
     const mproc_rlimit *rlimits;
     size_t nrlimits;
@@ -23,17 +23,17 @@ struct mproc__child {
     const void *cpu_set;
     size_t cpu_set_size;
     unsigned flags;
-    pid_t parent;       /* the parent's pid for the parent-death race check; 0: detached */
-    int close_fds;      /* spawn: close everything but 0..2 and keep */
-    int reset_signals;  /* spawn: default dispositions and an empty mask before exec */
-    const char *name;   /* fork: PR_SET_NAME */
-    int report_fd;      /* fork: pipe to report a setup failure on; -1 none */
-    int stage, err;     /* out: which stage failed, and its errno */
+    pid_t parent;      /* the parent's pid for the parent-death race check; 0: detached */
+    int close_fds;     /* spawn: close everything but 0..2 and keep */
+    int reset_signals; /* spawn: default dispositions and an empty mask before exec */
+    const char *name;  /* fork: PR_SET_NAME */
+    int report_fd;     /* fork: pipe to report a setup failure on; -1 none */
+    int stage, err;    /* out: which stage failed, and its errno */
 };
 
 /* Child side. Runs in the child, async-signal-safe, no sanitizer instrumentation. */
-int mproc__child_setup(struct mproc__child *c);      /* 0 or -1 with c->stage/c->err set */
-int mproc__child_exec(void *arg);                    /* clone() entry point for spawn */
+int mproc__child_setup(struct mproc__child *c); /* 0 or -1 with c->stage/c->err set */
+int mproc__child_exec(void *arg);               /* clone() entry point for spawn */
 
 /* Process registry: pids mproc created and has not reaped (for the subreaper). */
 void mproc__registry_add(pid_t pid);

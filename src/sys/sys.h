@@ -27,10 +27,10 @@ static inline int mproc__timeout_ok(int timeout_ms)
 }
 
 /* ---- descriptors ---- */
-int mproc__pipe(int fds[2]);            /* O_CLOEXEC */
+int mproc__pipe(int fds[2]);                               /* O_CLOEXEC */
 int mproc__open(const char *path, int flags, mode_t mode); /* adds O_CLOEXEC, retries EINTR */
-void mproc__close(int fd);              /* never retried; keeps errno */
-int mproc__fd_valid(int fd);            /* 1 if open */
+void mproc__close(int fd);                                 /* never retried; keeps errno */
+int mproc__fd_valid(int fd);                               /* 1 if open */
 int mproc__set_nonblock(int fd, int on);
 /* poll one descriptor for events until the deadline; returns revents, 0 on timeout, or
  * -errno. EINTR resumes with the time left. */
@@ -47,6 +47,6 @@ int mproc__pidfd_signal(int pidfd, int sig);
 /* waitid on a pidfd with rusage. options as waitid (WEXITED|WNOHANG ...); __WALL is added.
  * Returns 0 (info->si_pid == 0 if nothing yet with WNOHANG) or -errno. */
 int mproc__waitid_pidfd(int pidfd, siginfo_t *info, int options, struct rusage *ru);
-int mproc__sig_valid(int sig);  /* 0 .. _NSIG-1 */
+int mproc__sig_valid(int sig); /* 0 .. _NSIG-1 */
 
 #endif

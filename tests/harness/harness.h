@@ -23,7 +23,7 @@
 #define MPROC_TEST_MAIN(cases)                                                                     \
     int main(int argc, char **argv)                                                                \
     {                                                                                              \
-        return mproc_test_main(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]));            \
+        return mproc_test_main(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]));             \
     }
 
 int mproc_test_main(int argc, char **argv, const struct CMUnitTest *cases, size_t n);
