@@ -69,6 +69,34 @@ static int read_both(mproc_proc *p, int64_t deadline)
     return 0;
 }
 
+/* Under `make valgrind` the examples run under valgrind too (--trace-children), and it
+ * writes its own report lines, "==PID== ..." or "--PID-- ...", to their stderr. Drop
+ * those so the checks see what the example wrote; a memcheck error still shows in the
+ * exit status (--error-exitcode). */
+static int is_tool_line(const char *s)
+{
+    if (!(s[0] == '=' && s[1] == '=') && !(s[0] == '-' && s[1] == '-'))
+        return 0;
+    size_t digits = strspn(s + 2, "0123456789");
+    return digits > 0 && s[2 + digits] == s[0] && s[3 + digits] == s[0];
+}
+
+static void strip_tool_lines(char *buf, size_t *len)
+{
+    char *in = buf, *out = buf;
+    while (*in) {
+        char *nl = strchr(in, '\n');
+        size_t n = nl ? (size_t)(nl - in) + 1 : strlen(in);
+        if (!is_tool_line(in)) {
+            memmove(out, in, n);
+            out += n;
+        }
+        in += n;
+    }
+    *out = '\0';
+    *len = (size_t)(out - buf);
+}
+
 /* Runs examples/<name> with extra arguments args (NULL-terminated, may be NULL) and
  * environment env (NULL: ours), filling `run`. Leaves no child or descriptor behind. */
 static int run_example(const char *name, const char *const *args, const char *const *env)
@@ -97,6 +125,7 @@ static int run_example(const char *name, const char *const *args, const char *co
         rc = mproc_proc_wait(p, left > 0 ? (int)left : 0, &run.st);
     }
     run.ms = mproc_test_now_ms() - start;
+    strip_tool_lines(run.err, &run.err_len);
     mproc_proc_free(p); /* kills and reaps it if something above failed */
     if (rc < 0)
         fprintf(stderr, "%s: stdout:\n%s\nstderr:\n%s\n", name, run.out, run.err);
