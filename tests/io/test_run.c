@@ -3,6 +3,7 @@
  * (argv[1] == "--writer"), so the child's output is exactly known. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +397,36 @@ static void run_leaves_a_pending_sigpipe_alone(void **state)
     assert_int_equal(still, 1);
 }
 
+struct thread_run {
+    int rc;
+    mproc_result r;
+};
+
+static void *run_on_thread(void *arg)
+{
+    struct thread_run *t = arg;
+    static char in[1 << 20];
+    const char *argv[] = {"sh", "-c", "exec 0<&-; echo threaded", NULL};
+    mproc_run_opts ro = {.input = in, .input_len = sizeof in, .timeout_ms = 30000};
+    t->rc = mproc_run(argv, NULL, &ro, &t->r);
+    return NULL;
+}
+
+static void run_from_another_thread_is_sigpipe_safe(void **state)
+{
+    (void)state;
+    /* The SIGPIPE goes to the writing thread, which is not the main one here. */
+    struct thread_run t;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_on_thread, &t), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_ok(t.rc);
+    assert_string_equal(t.r.out, "threaded\n");
+    assert_int_equal(t.r.status.code, 0);
+    mproc_result_free(&t.r);
+    assert_sigpipe_untouched();
+}
+
 /* ---- errors ---- */
 
 static void run_missing_binary_is_enoent_at_exec(void **state)
@@ -532,6 +563,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(run_kill_after_ms_acts_as_timeout),
         cmocka_unit_test(run_child_ignoring_large_input_is_fine),
         cmocka_unit_test(run_leaves_a_pending_sigpipe_alone),
+        cmocka_unit_test(run_from_another_thread_is_sigpipe_safe),
         cmocka_unit_test(run_missing_binary_is_enoent_at_exec),
         cmocka_unit_test(run_rejects_null_argv_and_res),
         cmocka_unit_test(run_rejects_bad_run_opts),
