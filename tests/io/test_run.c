@@ -154,6 +154,18 @@ static void run_caller_stdio_is_overridden(void **state)
     mproc_result_free(&r);
 }
 
+static void run_passes_env_and_cwd_through(void **state)
+{
+    (void)state;
+    const char *env[] = {"MPROC_IO_TEST=bar", "PATH=/usr/bin:/bin", NULL};
+    mproc_opts o = {.env = env, .cwd = "/"};
+    const char *argv[] = {"sh", "-c", "pwd; echo $MPROC_IO_TEST", NULL};
+    mproc_result r;
+    assert_ok(mproc_run(argv, &o, NULL, &r));
+    assert_string_equal(r.out, "/\nbar\n");
+    mproc_result_free(&r);
+}
+
 static void run_no_capture_stderr_can_merge_into_stdout(void **state)
 {
     (void)state;
@@ -549,6 +561,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(run_empty_output_is_empty_string),
         cmocka_unit_test(run_feeds_input),
         cmocka_unit_test(run_caller_stdio_is_overridden),
+        cmocka_unit_test(run_passes_env_and_cwd_through),
         cmocka_unit_test(run_no_capture_stderr_can_merge_into_stdout),
         cmocka_unit_test(run_no_capture_stderr_leaves_it_to_opts),
         MPROC_CASE(run_cat_64mib_in_and_out_no_deadlock, 90),
