@@ -26,6 +26,14 @@ typedef struct mproc_pool mproc_pool;
  *  INT32_MIN) that lands in the item's status. ctx is mproc_pool_opts.ctx. */
 typedef int (*mproc_map_fn)(const void *in, void *out, void *ctx);
 
+/** A submitted task: reads len bytes of arg, writes up to *result_len bytes (on entry:
+ *  the room there, mproc_pool_opts.task_bytes) to result and sets *result_len. Returns
+ *  0 or an error code of the caller's choosing, reported by mproc_future_status. */
+typedef int (*mproc_task_fn)(const void *arg, size_t len, void *result, size_t *result_len,
+                             void *ctx);
+
+typedef struct mproc_future mproc_future;
+
 /** Run once in each worker when it starts; non-zero makes the worker exit. */
 typedef int (*mproc_init_fn)(void *ctx);
 
@@ -45,6 +53,8 @@ typedef struct mproc_pool_opts {
     int schedule;              /* enum mproc_schedule */
     size_t arena_size;         /* shared bytes for map data; 0: 256 MiB (reserved, not
                                   committed: pages are only used as touched) */
+    int max_pending;           /* submitted tasks not yet freed; 0: 1024 */
+    size_t task_bytes;         /* room for a task's argument and for its result; 0: 4096 */
 } mproc_pool_opts;
 
 typedef struct mproc_map_opts {
@@ -70,6 +80,51 @@ MPROC_API int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts);
 MPROC_API int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n,
                              size_t in_size, void *out, size_t out_size, int *item_status,
                              const mproc_map_opts *opts);
+
+/** Submits fn(arg) to run on a worker (Python's apply_async). The argument is copied.
+ *  *out gets a future to wait on; free it with mproc_future_free.
+ *  Errors: MPROC_EINVAL, MPROC_ECLOSED, MPROC_EMSGSIZE (len > task_bytes),
+ *  MPROC_EAGAIN (max_pending futures are outstanding: wait for and free some). */
+MPROC_API int mproc_pool_submit(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t len,
+                                mproc_future **out);
+
+/** Waits up to timeout_ms for the task to finish (however it finished). Returns 0 when it
+ *  has, MPROC_ETIMEDOUT if it is still pending or running, MPROC_EINVAL. While waiting,
+ *  the calling thread also tends the pool: crashed workers are replaced and task
+ *  timeouts enforced. */
+MPROC_API int mproc_future_wait(mproc_future *f, int timeout_ms);
+
+/** The outcome of a finished task: 0 or the task's own return code, MPROC_ECRASHED (its
+ *  worker died running it, after any retries), MPROC_ETIMEDOUT (task_timeout_ms passed),
+ *  MPROC_ECANCELED; MPROC_EBUSY while not finished. */
+MPROC_API int mproc_future_status(const mproc_future *f);
+
+/** The result bytes of a finished task (NULL before). Valid until mproc_future_free. */
+MPROC_API const void *mproc_future_result(const mproc_future *f, size_t *len);
+
+/** For a task whose worker crashed: the worker's end, -signal or exit code; else 0. */
+MPROC_API int mproc_future_exitcode(const mproc_future *f);
+
+/** Cancels a task: a pending one never runs; a running one has its worker killed (and
+ *  replaced). Returns 1 if cancelled, 0 if it had already finished. */
+MPROC_API int mproc_future_cancel(mproc_future *f);
+
+/** Frees a future, cancelling its task if unfinished. NULL is a no-op. A future may be
+ *  freed after its pool (it then only releases its own memory). */
+MPROC_API void mproc_future_free(mproc_future *f);
+
+/** Lazy map (Python's imap / imap_unordered): items are pulled from next() as room frees
+ *  up (at most window in flight; 0: 4 per worker) and results handed to emit() in input
+ *  order (ordered = 1) or as they finish. next(item, ud) fills in_size bytes and returns
+ *  1, or 0 at the end, or a negative code to stop. emit(index, out, status, ud) gets
+ *  out_size bytes and the item's status (as map's item_status); non-zero stops.
+ *  Returns the number of failed items, or an error (MPROC_EINVAL, MPROC_ECLOSED,
+ *  MPROC_EMSGSIZE if an item does not fit task_bytes, or next's/emit's code). */
+typedef int (*mproc_next_fn)(void *item, void *ud);
+typedef int (*mproc_emit_fn)(size_t index, const void *out, int status, void *ud);
+MPROC_API int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, mproc_next_fn next, size_t in_size,
+                              size_t out_size, mproc_emit_fn emit, void *ud, int ordered,
+                              size_t window);
 
 /** The shared arena: data placed here is used by map in place, with no copy in or out.
  *  *size gets its size. Valid until mproc_pool_free. */

@@ -38,8 +38,39 @@ struct job {
     int timeouts;   /* record t0 per item */
 };
 
+/* Submitted tasks (mproc_pool_submit, imap). A task slot's state word says who owns it;
+ * a worker claims a queued task with one CAS that also names itself, so a worker that
+ * dies at any instruction after the claim is found by the parent's scan of the states. */
+enum tstate {
+    T_FREE = 0,
+    T_QUEUED = 1,
+    T_DONE = 2,
+    T_CANCELLED = 3,
+    T_RUNNING = 16 /* + worker slot */
+};
+
+struct tslot {
+    mproc_task_fn fn;
+    mproc_map_fn mapfn;    /* imap items: mapfn(arg, result, ctx) */
+    uint64_t ticket;       /* submission order: workers take the oldest first */
+    _Atomic int64_t t0_ns; /* when a worker started it */
+    int32_t rc;
+    uint32_t arg_len;
+    uint64_t res_len;
+    /* followed by task_bytes of argument, then task_bytes of result */
+};
+
 struct ctl {
-    _Atomic uint32_t gen; /* futex word: bumped for each new job and for shutdown */
+    _Atomic uint32_t events;    /* futex word workers sleep on: bumped by publish and submit */
+    _Atomic uint32_t sleepers;  /* workers blocked on events */
+    _Atomic uint64_t submitted; /* tickets issued */
+    _Atomic int64_t queued;     /* tasks in T_QUEUED */
+    uint32_t ntasks;            /* task slots */
+    uint32_t task_bytes;
+    _Atomic uint32_t *tstate; /* ntasks state words, contiguous for a cheap scan */
+    char *tslots;             /* ntasks slots of tslot_size bytes */
+    size_t tslot_size;
+    _Atomic uint32_t gen; /* bumped for each new job and for shutdown */
     _Atomic uint32_t shutdown;
     struct job job;
     _Atomic uint64_t next; /* (gen << 32) | next position: a claim is a CAS on it */
@@ -61,5 +92,18 @@ struct pool_warg {
 };
 
 int64_t mproc__pool_now_ns(void);
+
+static inline struct tslot *mproc__tslot(const struct ctl *c, uint32_t i)
+{
+    return (struct tslot *)(c->tslots + (size_t)i * c->tslot_size);
+}
+static inline char *mproc__targ(const struct ctl *c, uint32_t i)
+{
+    return (char *)(mproc__tslot(c, i) + 1);
+}
+static inline char *mproc__tres(const struct ctl *c, uint32_t i)
+{
+    return mproc__targ(c, i) + c->task_bytes;
+}
 
 #endif

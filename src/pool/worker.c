@@ -29,16 +29,21 @@ int64_t mproc__pool_now_ns(void)
     return mproc__now_ns();
 }
 
-static void wait_gen(struct ctl *c, uint32_t seen)
+/* Sleeps until the parent publishes a job or submits a task (ctl.events moves). A
+ * short spin first catches back-to-back work without a sleep/wake round trip; the
+ * sleepers count lets the parent skip the wake syscall when nobody sleeps (both sides
+ * use seq_cst, so a wake cannot fall between our check and our sleep). */
+static void wait_events(struct ctl *c, uint32_t seen)
 {
-    /* A short spin catches back-to-back jobs without a sleep/wake round trip. */
-    for (int i = 0; i < 2000; i++) {
-        if (atomic_load_explicit(&c->gen, memory_order_acquire) != seen)
+    for (int i = 0; i < 4000; i++) {
+        if (atomic_load_explicit(&c->events, memory_order_acquire) != seen)
             return;
         cpu_relax();
     }
-    while (atomic_load_explicit(&c->gen, memory_order_acquire) == seen)
-        syscall(SYS_futex, &c->gen, FUTEX_WAIT, seen, NULL, NULL, 0);
+    atomic_fetch_add(&c->sleepers, 1);
+    while (atomic_load(&c->events) == seen)
+        syscall(SYS_futex, &c->events, FUTEX_WAIT, seen, NULL, NULL, 0);
+    atomic_fetch_sub(&c->sleepers, 1);
 }
 
 /* Copies the published job, consistent with generation g; 0 if it changed meanwhile. */
@@ -127,6 +132,57 @@ static uint64_t run_job(struct ctl *c, struct wslot *w, uint32_t g, int64_t *ite
     return ran;
 }
 
+/* Claims the oldest queued task with one CAS that names this worker. */
+static int claim_task(struct ctl *c, int slot, uint32_t *out)
+{
+    while (atomic_load_explicit(&c->queued, memory_order_acquire) > 0) {
+        uint32_t best = UINT32_MAX;
+        uint64_t best_ticket = UINT64_MAX;
+        for (uint32_t i = 0; i < c->ntasks; i++) {
+            if (atomic_load_explicit(&c->tstate[i], memory_order_acquire) != T_QUEUED)
+                continue;
+            uint64_t t = mproc__tslot(c, i)->ticket;
+            if (t < best_ticket) {
+                best_ticket = t;
+                best = i;
+            }
+        }
+        if (best == UINT32_MAX)
+            return 0;
+        uint32_t expect = T_QUEUED;
+        if (atomic_compare_exchange_strong(&c->tstate[best], &expect, T_RUNNING + (uint32_t)slot)) {
+            atomic_fetch_sub(&c->queued, 1);
+            *out = best;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void run_task(struct ctl *c, struct wslot *w, uint32_t i)
+{
+    struct tslot *t = mproc__tslot(c, i);
+    int64_t t0 = mproc__now_ns();
+    atomic_store(&t->t0_ns, t0);
+    size_t rl = c->task_bytes;
+    int rc;
+    if (t->mapfn) {
+        rc = t->mapfn(mproc__targ(c, i), mproc__tres(c, i), c->ctx);
+        rl = t->res_len;
+    } else {
+        rc = t->fn(mproc__targ(c, i), t->arg_len, mproc__tres(c, i), &rl, c->ctx);
+    }
+    t->rc = rc;
+    t->res_len = rl < c->task_bytes ? rl : c->task_bytes;
+    atomic_store_explicit(&c->tstate[i], T_DONE, memory_order_release);
+    atomic_fetch_add_explicit(&w->busy_ns, mproc__now_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->tasks, 1, memory_order_relaxed);
+    if (atomic_load(&c->parent_waiting)) {
+        uint64_t one = 1;
+        (void)mproc__write(c->efd, &one, sizeof one);
+    }
+}
+
 int mproc__pool_worker_main(void *arg)
 {
     struct pool_warg *a = arg;
@@ -137,16 +193,25 @@ int mproc__pool_worker_main(void *arg)
     atomic_store(&w->ready, 1);
     int64_t item_ns = -1; /* unknown: the first chunk is a single item, to measure */
     uint64_t mine = 0;
+    uint64_t limit = c->max_tasks > 0 ? (uint64_t)c->max_tasks : UINT64_MAX;
     for (;;) {
-        uint32_t g = atomic_load_explicit(&c->gen, memory_order_acquire);
+        uint32_t ev = atomic_load_explicit(&c->events, memory_order_acquire);
         if (atomic_load(&c->shutdown))
             return 0;
-        uint64_t budget = c->max_tasks > 0 ? (uint64_t)c->max_tasks - mine : UINT64_MAX;
-        mine += run_job(c, w, g, &item_ns, budget);
-        if (c->max_tasks > 0 && mine >= (uint64_t)c->max_tasks)
+        uint32_t g = atomic_load_explicit(&c->gen, memory_order_acquire);
+        uint64_t ran = run_job(c, w, g, &item_ns, limit - mine);
+        uint32_t t;
+        while (mine + ran < limit && claim_task(c, a->slot, &t)) {
+            run_task(c, w, t);
+            ran++;
+        }
+        mine += ran;
+        if (mine >= limit)
             return 0; /* recycled: the parent starts a fresh worker in this slot */
+        if (ran)
+            continue;
         int64_t t0 = mproc__now_ns();
-        wait_gen(c, g);
+        wait_events(c, ev);
         atomic_fetch_add_explicit(&w->idle_ns, mproc__now_ns() - t0, memory_order_relaxed);
     }
 }
