@@ -7,5 +7,6 @@
 #include "mproc/proc.h"
 #include "mproc/io.h"
 #include "mproc/pool.h"
+#include "mproc/trace.h"
 
 #endif /* MPROC_H */

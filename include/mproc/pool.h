@@ -55,6 +55,8 @@ typedef struct mproc_pool_opts {
                                   committed: pages are only used as touched) */
     int max_pending;           /* submitted tasks not yet freed; 0: 1024 */
     size_t task_bytes;         /* room for a task's argument and for its result; 0: 4096 */
+    const char *trace_path;    /* write a Chrome trace of the pool here (see trace.h);
+                                  NULL: the MPROC_TRACE environment variable, if set */
 } mproc_pool_opts;
 
 typedef struct mproc_map_opts {

@@ -12,6 +12,7 @@
  * Must not: start threads, install signal handlers, or touch workers' memory other than
  * the shared control block and arena. */
 #include "pool/pool_int.h"
+#include "pool/trace_int.h"
 #include "sys/sys.h"
 
 #include <mproc/proc.h>
@@ -92,6 +93,9 @@ static int start_worker(mproc_pool *p, int i)
     if (rc < 0) {
         atomic_store(&w->state, W_DEAD);
         p->procs[i] = NULL;
+    } else {
+        mproc__trace_instant(p->ctl->trace_fd, i, "start", mproc__now_ns(),
+                             mproc_proc_pid(p->procs[i]), 0);
     }
     return rc;
 }
@@ -153,6 +157,7 @@ static int pool_alloc(mproc_pool *p)
 static void pool_release(mproc_pool *p)
 {
     if (p->ctl) {
+        mproc__trace_close(p->ctl->trace_fd);
         mproc__close(p->ctl->efd);
         munmap(p->ctl, p->map_size);
     }
@@ -189,9 +194,16 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     if ((rc = pool_alloc(p)) < 0)
         goto fail;
     struct ctl *c = p->ctl;
+    c->trace_fd = -1; /* the block is zero-filled: 0 would name stdin */
     c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->efd < 0) {
         rc = -errno;
+        goto fail;
+    }
+    const char *trace = o->trace_path ? o->trace_path : getenv("MPROC_TRACE");
+    if (trace && *trace && (c->trace_fd = mproc__trace_open(trace)) < 0) {
+        rc = c->trace_fd;
+        c->trace_fd = -1;
         goto fail;
     }
     c->nworkers = p->n;
@@ -295,6 +307,9 @@ static void handle_death(mproc_pool *p, int i)
     blame_task(p, i, exitcode);
     if (was_running)
         p->phase_lost = 1;
+    static const char *const what[] = {"crash", "timeout", "cancel"};
+    mproc__trace_instant(p->ctl->trace_fd, i, clean ? "exit" : what[p->reason[i]], mproc__now_ns(),
+                         cur == POOL_NO_ITEM ? -1 : (long long)cur, exitcode);
     p->init_deaths = atomic_load(&w->ready) ? 0 : p->init_deaths + 1;
     atomic_store(&w->state, W_DEAD);
     mproc_proc_free(p->procs[i]);

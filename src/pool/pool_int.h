@@ -76,7 +76,8 @@ struct ctl {
     _Atomic uint64_t next; /* (gen << 32) | next position: a claim is a CAS on it */
     _Atomic uint64_t done; /* positions finished in this job (a wake-up hint) */
     _Atomic uint32_t parent_waiting;
-    int efd; /* eventfd written when done reaches count */
+    int efd;      /* eventfd written when done reaches count */
+    int trace_fd; /* O_APPEND trace file, or -1 */
     int nworkers;
     int max_tasks;
     mproc_init_fn init;

@@ -7,6 +7,7 @@
  * items of its chunk it never reached (still pending, run again later).
  * Must not: allocate per item, take locks, or block anywhere but the futex on ctl.gen. */
 #include "pool/pool_int.h"
+#include "pool/trace_int.h"
 #include "sys/sys.h"
 
 #include <linux/futex.h>
@@ -120,7 +121,9 @@ static uint64_t run_job(struct ctl *c, struct wslot *w, uint32_t g, int64_t *ite
     while (claim(c, g, &j, *item_ns, &b, &n)) {
         int64_t t0 = mproc__now_ns();
         run_chunk(c, w, &j, b, n);
-        int64_t dt = mproc__now_ns() - t0;
+        int64_t t1 = mproc__now_ns(), dt = t1 - t0;
+        mproc__trace_span(c->trace_fd, (int)(w - c->w), "chunk", t0, t1, (long long)b,
+                          (long long)n);
         *item_ns = dt / (int64_t)n;
         atomic_fetch_add_explicit(&w->busy_ns, dt, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->tasks, n, memory_order_relaxed);
@@ -175,7 +178,9 @@ static void run_task(struct ctl *c, struct wslot *w, uint32_t i)
     t->rc = rc;
     t->res_len = rl < c->task_bytes ? rl : c->task_bytes;
     atomic_store_explicit(&c->tstate[i], T_DONE, memory_order_release);
-    atomic_fetch_add_explicit(&w->busy_ns, mproc__now_ns() - t0, memory_order_relaxed);
+    int64_t t1 = mproc__now_ns();
+    mproc__trace_span(c->trace_fd, (int)(w - c->w), "task", t0, t1, (long long)t->ticket, 1);
+    atomic_fetch_add_explicit(&w->busy_ns, t1 - t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tasks, 1, memory_order_relaxed);
     if (atomic_load(&c->parent_waiting)) {
         uint64_t one = 1;
