@@ -150,7 +150,10 @@ MPROC_API int mproc_pool_size(const mproc_pool *p);
 MPROC_API int mproc_pool_close(mproc_pool *p);
 /** Waits up to timeout_ms for closed workers to exit. MPROC_ETIMEDOUT, MPROC_EINVAL. */
 MPROC_API int mproc_pool_join(mproc_pool *p, int timeout_ms);
-/** Kills every worker at once and reaps it. */
+/** Kills every worker at once and reaps it. The one call that may come from another
+ *  thread while map, imap or a future wait runs on this pool: that call then returns
+ *  promptly (map: unfinished items read MPROC_ECANCELED; the return value counts them)
+ *  and the workers are killed on its way out; free the pool only after it returned. */
 MPROC_API int mproc_pool_terminate(mproc_pool *p);
 /** Terminates if needed and frees everything. NULL is a no-op. */
 MPROC_API void mproc_pool_free(mproc_pool *p);

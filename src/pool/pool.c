@@ -62,6 +62,8 @@ struct mproc_pool {
     int *restarts, *crashes;
     mproc_pool_opts o;
     int closed, broken, init_deaths;
+    _Atomic int busy;     /* a map, imap or future wait is running on some thread */
+    _Atomic int stop_req; /* mproc_pool_terminate asked from another thread */
     /* the map under way */
     int phase_lost;
     int *exit_info; /* user's, offset to this window */
@@ -391,6 +393,8 @@ static int all_idle(mproc_pool *p)
 static int phase_over(mproc_pool *p)
 {
     struct ctl *c = p->ctl;
+    if (atomic_load(&p->stop_req))
+        return 1;
     if (atomic_load(&c->done) >= c->job.count)
         return 1;
     if (!p->phase_lost && !p->broken)
@@ -412,6 +416,8 @@ static int poll_slice(mproc_pool *p)
  * (blame, replace), a timeout passed (kill). The eventfd only wakes us early. */
 static int tend(mproc_pool *p, int slice_ms)
 {
+    if (atomic_load(&p->stop_req))
+        return MPROC_ECANCELED;
     struct pollfd fds[MAX_WORKERS + 1];
     fds[0] = (struct pollfd){.fd = p->ctl->efd, .events = POLLIN};
     for (int i = 0; i < p->n; i++)
@@ -452,6 +458,8 @@ static int run_phases(mproc_pool *p, struct job j)
         int rc = wait_phase(p);
         if (rc < 0)
             return rc;
+        if (atomic_load(&p->stop_req))
+            return MPROC_ECANCELED;
         if (!p->phase_lost)
             return 0;
         uint64_t k = 0;
@@ -517,6 +525,9 @@ static int map_window(mproc_pool *p, mproc_map_fn fn, const char *in, char *out,
     return rc;
 }
 
+static int map_all(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, size_t in_size,
+                   void *out, size_t out_size, int *item_status, const mproc_map_opts *mo);
+
 int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, size_t in_size,
                    void *out, size_t out_size, int *item_status, const mproc_map_opts *mo)
 {
@@ -529,6 +540,17 @@ int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, siz
     if (n == 0)
         return 0;
     reap_dead(p);
+    atomic_store(&p->busy, 1);
+    int rc = map_all(p, fn, in, n, in_size, out, out_size, item_status, mo);
+    atomic_store(&p->busy, 0);
+    if (atomic_load(&p->stop_req))
+        mproc_pool_terminate(p);
+    return rc;
+}
+
+static int map_all(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, size_t in_size,
+                   void *out, size_t out_size, int *item_status, const mproc_map_opts *mo)
+{
     int copy = !(in_arena(p, in, n * in_size) && in_arena(p, out, n * out_size));
     uint64_t win = window_items(p, copy, in_size, out_size);
     if (win == 0)
@@ -540,10 +562,18 @@ int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, siz
         int rc = map_window(p, fn, (const char *)in + b * in_size, (char *)out + b * out_size, k,
                             in_size, out_size, copy, mo);
         for (uint64_t i = 0; i < k; i++) {
-            int s = p->meta_status[i] == POOL_PENDING ? MPROC_EBROKEN : p->meta_status[i];
+            int s = p->meta_status[i] != POOL_PENDING ? p->meta_status[i]
+                    : atomic_load(&p->stop_req)       ? MPROC_ECANCELED
+                                                      : MPROC_EBROKEN;
             failed += s != 0;
             if (item_status)
                 item_status[b + i] = s;
+        }
+        if (rc == MPROC_ECANCELED) { /* terminated from another thread: the rest never ran */
+            for (size_t i = b + k; i < n; i++, failed++)
+                if (item_status)
+                    item_status[i] = MPROC_ECANCELED;
+            break;
         }
         if (rc < 0)
             return rc;
@@ -618,6 +648,14 @@ int mproc_pool_terminate(mproc_pool *p)
 {
     if (!p)
         return MPROC_EINVAL;
+    if (atomic_load(&p->busy)) {
+        /* Another thread is inside map/imap/future_wait: ask it to stop; it kills the
+         * workers itself on its way out, so the handles are touched by one thread only. */
+        atomic_store(&p->stop_req, 1);
+        uint64_t one = 1;
+        (void)mproc__write(p->ctl->efd, &one, sizeof one);
+        return 0;
+    }
     p->closed = 1;
     if (p->ctl)
         atomic_store(&p->ctl->shutdown, 1);
@@ -754,10 +792,19 @@ int mproc_future_wait(mproc_future *f, int timeout_ms)
     if (!f || timeout_ms < -1)
         return MPROC_EINVAL;
     if (!f->done && f->pool) {
-        int rc = wait_slot(f->pool, f->slot, mproc__deadline(timeout_ms));
-        if (rc < 0)
+        mproc_pool *p = f->pool;
+        atomic_store(&p->busy, 1);
+        int rc = wait_slot(p, f->slot, mproc__deadline(timeout_ms));
+        atomic_store(&p->busy, 0);
+        if (atomic_load(&p->stop_req))
+            mproc_pool_terminate(p); /* settles nothing: the future reads ECANCELED below */
+        if (rc < 0 && rc != MPROC_ECANCELED)
             return rc;
         settle(f);
+        if (!f->done && p->closed) {
+            f->status = MPROC_ECANCELED;
+            f->done = 1;
+        }
     }
     return 0;
 }
@@ -913,6 +960,7 @@ int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, mproc_next_fn next, size_t i
     struct inflight *ring = calloc(window, sizeof *ring);
     if (!ring)
         return MPROC_ENOMEM;
+    atomic_store(&p->busy, 1);
     size_t head = 0, count = 0, produced = 0;
     int ended = 0, failed = 0, rc = 0;
     for (;;) {
@@ -952,5 +1000,8 @@ int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, mproc_next_fn next, size_t i
         give_slot(p, slot);
     }
     free(ring);
+    atomic_store(&p->busy, 0);
+    if (atomic_load(&p->stop_req))
+        mproc_pool_terminate(p);
     return rc < 0 ? rc : rc > 0 ? MPROC_ECANCELED : failed;
 }

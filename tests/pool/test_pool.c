@@ -1,6 +1,7 @@
 /* Pool behaviour: results, crash narrowing, retries, timeouts, recycling, bad input. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,106 @@ static void bad_input_is_refused(void **state)
     mproc_pool_free(NULL);
 }
 
+static int exits_three(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    long x = *(const long *)in;
+    if (x == 4)
+        _exit(3); /* a task that calls exit: the worker ends, only this item fails */
+    *(long *)out = x;
+    return 0;
+}
+
+static void task_calling_exit_costs_only_its_item(void **state)
+{
+    (void)state;
+    mproc_pool *p;
+    assert_ok(mproc_pool_new(&p, &(mproc_pool_opts){.workers = 2}));
+    long in[10], out[10];
+    int st[10], info[10] = {0};
+    for (int i = 0; i < 10; i++)
+        in[i] = i;
+    mproc_map_opts mo = {.exit_info = info};
+    assert_int_equal(
+        mproc_pool_map(p, exits_three, in, 10, sizeof(long), out, sizeof(long), st, &mo), 1);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(st[i], i == 4 ? MPROC_ECRASHED : 0);
+    assert_int_equal(info[4], 3);
+    mproc_pool_free(p);
+}
+
+static int always_slow(const void *in, void *out, void *ctx)
+{
+    (void)in;
+    (void)out;
+    (void)ctx;
+    sleep(30);
+    return 0;
+}
+
+static void timeout_storm(void **state)
+{
+    (void)state;
+    mproc_pool *p;
+    assert_ok(mproc_pool_new(&p, &(mproc_pool_opts){.workers = 2, .task_timeout_ms = 50}));
+    long in[30] = {0}, out[30];
+    int st[30];
+    int64_t t0 = mproc_test_now_ms();
+    assert_int_equal(
+        mproc_pool_map(p, always_slow, in, 30, sizeof(long), out, sizeof(long), st, NULL), 30);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(st[i], MPROC_ETIMEDOUT);
+    assert_true(mproc_test_now_ms() - t0 < 20000);
+    mproc_worker_stats ws[2];
+    mproc_pool_stats(p, ws, 2);
+    assert_int_equal(ws[0].crashes + ws[1].crashes, 30);
+    mproc_pool_free(p);
+}
+
+struct stopper {
+    mproc_pool *p;
+    int delay_ms;
+};
+
+static void *stop_later(void *arg)
+{
+    struct stopper *s = arg;
+    usleep((useconds_t)s->delay_ms * 1000);
+    mproc_pool_terminate(s->p);
+    return NULL;
+}
+
+static void terminate_from_another_thread_mid_map(void **state)
+{
+    (void)state;
+    mproc_pool *p;
+    assert_ok(mproc_pool_new(&p, &(mproc_pool_opts){.workers = 2}));
+    long in[200], out[200];
+    int st[200];
+    for (int i = 0; i < 200; i++)
+        in[i] = i;
+    struct stopper s = {p, 100};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_later, &s), 0);
+    int64_t t0 = mproc_test_now_ms();
+    int failed = mproc_pool_map(p, sleepy, in, 200, sizeof(long), out, sizeof(long), st, NULL);
+    assert_true(mproc_test_now_ms() - t0 < 3000); /* 200 x 20 ms would take 2 s on 2 workers */
+    pthread_join(t, NULL);
+    assert_true(failed > 0);
+    int cancelled = 0;
+    for (int i = 0; i < 200; i++) {
+        if (st[i] == 0)
+            assert_int_equal(out[i], i + 1);
+        else
+            cancelled += st[i] == MPROC_ECANCELED || st[i] == MPROC_ECRASHED;
+    }
+    assert_int_equal(cancelled, failed);
+    long x = 1, y;
+    assert_code(mproc_pool_map(p, square, &x, 1, sizeof x, &y, sizeof y, NULL, NULL),
+                MPROC_ECLOSED);
+    mproc_pool_free(p);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -411,6 +512,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(arena_map_is_zero_copy),
         cmocka_unit_test(close_join_then_map_is_refused),
         cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(task_calling_exit_costs_only_its_item),
+        MPROC_CASE(timeout_storm, 120),
+        cmocka_unit_test(terminate_from_another_thread_mid_map),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
