@@ -49,7 +49,7 @@ static double map_rate(mproc_pool *p, size_t n, size_t chunk, int zero_copy, int
     }
     for (size_t i = 0; i < n; i++)
         in[i] = (int)i;
-    double r[16];
+    double r[16] = {0};
     mproc_map_opts mo = {.chunk = chunk};
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();
@@ -74,6 +74,32 @@ static int burn_5ms(const void *in, void *out, void *ctx)
     return 0;
 }
 
+static int tiny(const void *arg, size_t len, void *res, size_t *res_len, void *ctx)
+{
+    (void)ctx;
+    memcpy(res, arg, len);
+    *res_len = len;
+    return 0;
+}
+
+/* median microseconds of submit + wait + free of a trivial task */
+static double submit_roundtrip(mproc_pool *p, int n)
+{
+    double *v = malloc((size_t)n * sizeof *v);
+    int x = 3;
+    for (int k = 0; k < n; k++) {
+        double t0 = now_s();
+        mproc_future *f;
+        mproc_pool_submit(p, tiny, &x, sizeof x, &f);
+        mproc_future_wait(f, -1);
+        mproc_future_free(f);
+        v[k] = (now_s() - t0) * 1e6;
+    }
+    double m = median(v, n);
+    free(v);
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -87,6 +113,7 @@ int main(int argc, char **argv)
     printf("pool_map_chunk1000 %.0f items/s\n", map_rate(p, n2, 1000, 0, reps));
     printf("pool_map_auto %.0f items/s\n", map_rate(p, n2, 0, 0, reps));
     printf("pool_map_auto_zero_copy %.0f items/s\n", map_rate(p, n2, 0, 1, reps));
+    printf("pool_submit_roundtrip %.2f us\n", submit_roundtrip(p, quick ? 2000 : 20000));
     /* CPU-bound: 200 x 5 ms on 2 workers, efficiency = ideal / actual */
     int in[200] = {0}, out[200];
     double t0 = now_s();
