@@ -3,6 +3,8 @@
 # common tasks. Each target first runs scripts/bootstrap to install what is missing.
 
 JOBS ?= $(shell nproc)
+empty :=
+space := $(empty) $(empty)
 CTEST_ARGS ?=
 
 .PHONY: all demo check dev asan tsan release valgrind bench fuzz format format-check lint install-test clean
@@ -34,13 +36,14 @@ tsan:
 	@cmake --build --preset tsan -j $(JOBS)
 	@TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -j $(JOBS) --no-tests=error $(CTEST_ARGS)
 
-valgrind: dev
+# The suite under valgrind memcheck, following children and tracking descriptors.
+VALGRIND_OPTS = --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes --track-fds=yes --child-silent-after-fork=yes --quiet
+valgrind: bootstrap
 	@scripts/bootstrap --valgrind
-	@ctest --test-dir build/dev -j $(JOBS) --no-tests=error --output-on-failure \
-	  -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS) \
-	  --overwrite MemoryCheckCommand=$$(command -v valgrind) \
-	  --overwrite "MemoryCheckCommandOptions=--error-exitcode=99 --leak-check=full --trace-children=yes --track-fds=yes --child-silent-after-fork=yes" \
-	  -T memcheck
+	@cmake -S . -B build/valgrind -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  "-DMPROC_TEST_WRAPPER=valgrind;$(subst $(space),;,$(VALGRIND_OPTS))" -DMPROC_TEST_TIMEOUT=300 >/dev/null
+	@cmake --build build/valgrind -j $(JOBS)
+	@ctest --test-dir build/valgrind -j $(JOBS) --no-tests=error --output-on-failure $(CTEST_ARGS)
 
 release: bootstrap
 	@cmake --preset release >/dev/null
