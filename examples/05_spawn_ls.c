@@ -2,34 +2,28 @@
  *
  * Seed:  Node's spawn('ls', ['-lh', '/usr']) with 'data' handlers on stdout and stderr
  *        and a 'close' handler that prints the exit code.
- * mproc: mproc_spawn() with both streams piped; poll() on the two pipe descriptors is
- *        the event loop. A command that cannot start fails in mproc_spawn() itself with
- *        the reason, instead of exiting with code 127.
+ * mproc: mproc_spawn() with both streams piped; mproc_proc_stream() calls back as output
+ *        arrives, here line by line (Node hands over raw chunks, which can split a line
+ *        in two). A command that cannot start fails in mproc_spawn() itself, saying
+ *        why, instead of exiting with code 127.
  *
  * Usage: 05_spawn_ls [PATH...]   (default: /usr; try a missing path to see "Error:")
  */
-#define _POSIX_C_SOURCE 200809L /* poll(), read() */
-#include <errno.h>
 #include <mproc.h>
-#include <poll.h>
 #include <stdio.h>
-#include <unistd.h>
 
-/* Reads what one stream has and prints it with its prefix, like a 'data' event.
- * Returns 0 when the stream has ended (the child closed it). */
-static int forward(int fd, FILE *to, const char *prefix)
+/* The 'data' handler: called with each line of stdout or stderr as it arrives, and once
+ * with len == 0 when that stream ends. A line ends in '\n' except perhaps the last. */
+static int on_data(void *ctx, int which, const char *data, size_t len)
 {
-    char buf[4096];
-    ssize_t n;
-    do
-        n = read(fd, buf, sizeof buf);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
+    (void)ctx;
+    if (len == 0)
         return 0;
-    fprintf(to, "%s%.*s", prefix, (int)n, buf);
-    if (buf[n - 1] != '\n')
+    FILE *to = which == MPROC_STDOUT ? stdout : stderr;
+    fprintf(to, "%s%.*s", which == MPROC_STDOUT ? "Output: " : "Error: ", (int)len, data);
+    if (data[len - 1] != '\n')
         fputc('\n', to);
-    return 1;
+    return 0; /* non-zero would stop streaming */
 }
 
 int main(int argc, char **argv)
@@ -47,8 +41,8 @@ int main(int argc, char **argv)
      * failure says which step of starting the child went wrong. */
     mproc_failure failure;
     mproc_opts opts = {.failure = &failure};
-    opts.stdio[1].kind = MPROC_STDIO_PIPE;
-    opts.stdio[2].kind = MPROC_STDIO_PIPE;
+    opts.stdio[MPROC_STDOUT].kind = MPROC_STDIO_PIPE;
+    opts.stdio[MPROC_STDERR].kind = MPROC_STDIO_PIPE;
     mproc_proc *ls;
     int rc = mproc_spawn(&ls, ls_argv, &opts); /* "ls" is looked up in PATH */
     if (rc < 0) {
@@ -57,35 +51,18 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* Our end of each pipe. Setting .fd to -1 makes poll() skip a stream that ended. */
-    struct pollfd streams[2] = {{.fd = mproc_proc_stdio(ls, 1), .events = POLLIN},
-                                {.fd = mproc_proc_stdio(ls, 2), .events = POLLIN}};
-    FILE *to[2] = {stdout, stderr};
-    const char *prefix[2] = {"Output: ", "Error: "};
-    int open_streams = 2;
-    while (open_streams > 0) {
-        if (poll(streams, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            perror("poll");
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            /* POLLHUP without POLLIN: the writer closed and nothing is left to read. */
-            if (streams[i].revents & (POLLIN | POLLHUP | POLLERR) &&
-                !forward(streams[i].fd, to[i], prefix[i])) {
-                streams[i].fd = -1;
-                open_streams--;
-            }
-        }
-    }
+    /* Pump both pipes until both end (-1: no time limit). The descriptors are also
+     * available, from mproc_proc_stdio(), for a poll() or epoll loop of your own. */
+    mproc_stream_opts lines = {.flags = MPROC_STREAM_LINES}; /* zero: raw chunks */
+    rc = mproc_proc_stream(ls, on_data, NULL, &lines, -1);
 
     /* Both streams ended: the 'close' event. Collect the exit code. */
     mproc_status st;
-    rc = mproc_proc_wait(ls, -1, &st);
-    mproc_proc_free(ls); /* also closes our ends of the pipes */
+    if (rc == 0)
+        rc = mproc_proc_wait(ls, -1, &st);
+    mproc_proc_free(ls); /* kills and reaps ls if we stopped early */
     if (rc < 0) {
-        fprintf(stderr, "wait failed: %s\n", mproc_strerror(rc));
+        fprintf(stderr, "failed: %s\n", mproc_strerror(rc));
         return 1;
     }
     printf("Child process exited with code %d\n", mproc_exitcode(&st));

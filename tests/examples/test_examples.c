@@ -132,6 +132,23 @@ static int run_example(const char *name, const char *const *args, const char *co
     return rc;
 }
 
+/* Every line of text but the last skip_last starts with prefix. */
+static void assert_lines_prefixed(const char *text, const char *prefix, int skip_last)
+{
+    int total = 0;
+    for (const char *c = text; *c; c++)
+        total += *c == '\n';
+    if (*text && text[strlen(text) - 1] != '\n')
+        total++;
+    const char *l = text;
+    for (int i = 0; i < total - skip_last; i++) {
+        if (strncmp(l, prefix, strlen(prefix)) != 0)
+            fail_msg("line %d lacks the prefix \"%s\":\n%s", i + 1, prefix, text);
+        const char *nl = strchr(l, '\n');
+        l = nl ? nl + 1 : l + strlen(l);
+    }
+}
+
 /* The example exited with code 0 and wrote nothing to stderr. */
 static void assert_clean_exit(void)
 {
@@ -216,9 +233,11 @@ static void spawn_ls_streams_listing_and_exit_code(void **state)
     (void)state;
     assert_ok(run_example("05_spawn_ls", NULL, NULL));
     assert_clean_exit();
-    /* ls -lh starts with "total"; /usr/bin exists on every Linux system. */
+    /* ls -lh starts with "total"; /usr/bin exists on every Linux system. Each line of
+     * the listing is delivered whole, with its prefix. */
     assert_int_equal(strncmp(run.out, "Output: total ", 14), 0);
     assert_non_null(strstr(run.out, " bin\n"));
+    assert_lines_prefixed(run.out, "Output: ", 1);
     const char *last = "Child process exited with code 0\n";
     assert_string_equal(run.out + run.out_len - strlen(last), last);
 }
@@ -232,6 +251,9 @@ static void spawn_ls_prefixes_stderr_and_reports_failure_code(void **state)
     assert_int_equal(run.st.code, 0); /* the example worked; ls itself failed */
     assert_int_equal(strncmp(run.err, "Error: ls: ", 11), 0);
     assert_non_null(strstr(run.err, "/nonexistent-mproc-example"));
+    /* ls writes its message in several small writes; it still comes out as one line. */
+    assert_lines_prefixed(run.err, "Error: ", 0);
+    assert_int_equal(strchr(run.err, '\n') - run.err, (long)run.err_len - 1);
     /* GNU ls exits 2 when an operand cannot be accessed. */
     assert_string_equal(run.out, "Child process exited with code 2\n");
 }
@@ -260,6 +282,16 @@ static void kill_after_terminates_after_two_seconds(void **state)
     assert_true(run.ms >= 1900);
 }
 
+static void exec_capture_prints_captured_stdout(void **state)
+{
+    (void)state;
+    assert_ok(run_example("07_exec_capture", NULL, NULL));
+    assert_clean_exit();
+    /* `uname -s` says "Linux"; the example prints the captured text and the exit code. */
+    assert_string_equal(run.out, "Stdout: Linux\n"
+                                 "Exit code: 0\n");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -271,6 +303,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(spawn_ls_prefixes_stderr_and_reports_failure_code),
         cmocka_unit_test(spawn_ls_missing_command_fails_at_spawn),
         MPROC_CASE(kill_after_terminates_after_two_seconds, 30),
+        cmocka_unit_test(exec_capture_prints_captured_stdout),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
