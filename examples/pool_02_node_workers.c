@@ -11,6 +11,7 @@
 static int answer(const void *arg, size_t len, void *result, size_t *result_len, void *ctx)
 {
     (void)ctx;
+    usleep(50000); /* some work: while this worker is busy, the next message goes elsewhere */
     int n = snprintf(result, *result_len, "got \"%.*s\" (worker pid %d)", (int)len,
                      (const char *)arg, (int)getpid());
     *result_len = n < 0 ? 0 : (size_t)n;
