@@ -6,5 +6,7 @@
 #include "mproc/common.h"
 #include "mproc/proc.h"
 #include "mproc/io.h"
+#include "mproc/shm.h"
+#include "mproc/sync.h"
 
 #endif /* MPROC_H */

@@ -1,0 +1,194 @@
+/* Robust locks: a holder killed at any point is reported to the next owner, who repairs
+ * the state or leaves the lock unrecoverable (glibc robust-mutex semantics). */
+#include "sync_util.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+struct shared {
+    _Atomic int ready;
+    _Atomic long spins;
+    mproc_lock *lock;
+};
+
+static int hold_forever(void *arg)
+{
+    struct shared *s = arg;
+    if (mproc_lock_acquire(s->lock, -1) != 0)
+        return 1;
+    atomic_store(&s->ready, 1);
+    for (;;)
+        pause();
+}
+
+/* A fresh lock held by a child that is then SIGKILLed and reaped. */
+static struct shared *lock_of_dead_holder(unsigned flags)
+{
+    struct shared *s = shared_block(sizeof *s);
+    if (!s || mproc_lock_new(&s->lock, flags) != 0)
+        return NULL;
+    pid_t pid = child_start(hold_forever, s);
+    if (!flag_wait(&s->ready, 1, 5000))
+        return NULL;
+    child_kill(pid);
+    return s;
+}
+
+static void done(struct shared *s)
+{
+    mproc_lock_free(s->lock);
+    mproc_shm_free(s);
+}
+
+static void killed_holder_gives_next_acquirer_ownerdead(void **state)
+{
+    (void)state;
+    struct shared *s = lock_of_dead_holder(0);
+    assert_non_null(s);
+    assert_code(mproc_lock_acquire(s->lock, 5000), MPROC_EOWNERDEAD);
+    assert_int_equal(mproc_lock_held(s->lock), 1);
+    assert_ok(mproc_lock_consistent(s->lock));
+    assert_ok(mproc_lock_release(s->lock));
+    assert_ok(mproc_lock_acquire(s->lock, 0)); /* repaired: ordinary again */
+    assert_ok(mproc_lock_release(s->lock));
+    done(s);
+}
+
+static void try_once_takes_over_from_dead_holder(void **state)
+{
+    (void)state;
+    struct shared *s = lock_of_dead_holder(0);
+    assert_non_null(s);
+    assert_code(mproc_lock_acquire(s->lock, 0), MPROC_EOWNERDEAD);
+    assert_ok(mproc_lock_consistent(s->lock));
+    assert_ok(mproc_lock_release(s->lock));
+    done(s);
+}
+
+static void release_without_consistent_makes_lock_unrecoverable(void **state)
+{
+    (void)state;
+    struct shared *s = lock_of_dead_holder(0);
+    assert_non_null(s);
+    assert_code(mproc_lock_acquire(s->lock, 5000), MPROC_EOWNERDEAD);
+    assert_ok(mproc_lock_release(s->lock));
+    assert_code(mproc_lock_acquire(s->lock, 0), MPROC_ENOTRECOVERABLE);
+    assert_code(mproc_lock_acquire(s->lock, -1), MPROC_ENOTRECOVERABLE);
+    assert_code(mproc_lock_release(s->lock), MPROC_EPERM);
+    done(s);
+}
+
+static void consistent_needs_the_owner_died_state(void **state)
+{
+    (void)state;
+    mproc_lock *l;
+    assert_ok(mproc_lock_new(&l, 0));
+    assert_code(mproc_lock_consistent(l), MPROC_EPERM); /* not held */
+    assert_ok(mproc_lock_acquire(l, -1));
+    assert_code(mproc_lock_consistent(l), MPROC_EINVAL); /* nothing to repair */
+    assert_ok(mproc_lock_release(l));
+    mproc_lock_free(l);
+}
+
+static void recursive_lock_of_dead_holder_is_recovered(void **state)
+{
+    (void)state;
+    struct shared *s = lock_of_dead_holder(MPROC_RECURSIVE);
+    assert_non_null(s);
+    assert_code(mproc_lock_acquire(s->lock, 5000), MPROC_EOWNERDEAD);
+    assert_ok(mproc_lock_acquire(s->lock, 0)); /* a fresh depth: 2 levels now */
+    assert_ok(mproc_lock_consistent(s->lock));
+    assert_ok(mproc_lock_release(s->lock));
+    assert_ok(mproc_lock_release(s->lock));
+    assert_int_equal(mproc_lock_held(s->lock), 0);
+    done(s);
+}
+
+static int wait_for_lock(void *arg)
+{
+    struct shared *s = arg;
+    atomic_fetch_add(&s->ready, 1);
+    int rc = mproc_lock_acquire(s->lock, 10000);
+    if (rc != MPROC_EOWNERDEAD)
+        return 10;
+    if (mproc_lock_consistent(s->lock) != 0 || mproc_lock_release(s->lock) != 0)
+        return 11;
+    return 0;
+}
+
+static void blocked_waiter_wakes_with_ownerdead(void **state)
+{
+    (void)state;
+    struct shared *s = shared_block(sizeof *s);
+    assert_ok(mproc_lock_new(&s->lock, 0));
+    pid_t holder = child_start(hold_forever, s);
+    assert_true(flag_wait(&s->ready, 1, 5000));
+    pid_t waiter = child_start(wait_for_lock, s);
+    assert_true(flag_wait(&s->ready, 2, 5000));
+    usleep(50000); /* let it go to sleep on the lock */
+    kill(holder, SIGKILL);
+    int64_t t0 = mproc_test_now_ms();
+    assert_int_equal(child_join(waiter), 0);
+    assert_true(mproc_test_now_ms() - t0 < 5000);
+    child_join(holder);
+    done(s);
+}
+
+/* Acquires and releases in a tight loop, counting rounds, until killed. */
+static int churn(void *arg)
+{
+    struct shared *s = arg;
+    for (;;) {
+        int rc = mproc_lock_acquire(s->lock, -1);
+        if (rc == MPROC_EOWNERDEAD)
+            mproc_lock_consistent(s->lock);
+        else if (rc != 0)
+            return 1;
+        atomic_fetch_add(&s->spins, 1);
+        mproc_lock_release(s->lock);
+    }
+}
+
+static void holder_killed_at_random_points_never_wedges(void **state)
+{
+    (void)state;
+    struct shared *s = shared_block(sizeof *s);
+    assert_ok(mproc_lock_new(&s->lock, 0));
+    srand((unsigned)time(NULL));
+    int ownerdead = 0;
+    for (int run = 0; run < 40; run++) {
+        atomic_store(&s->spins, 0);
+        pid_t a = child_start(churn, s);
+        pid_t b = child_start(churn, s);
+        while (atomic_load(&s->spins) < 100)
+            usleep(100);
+        usleep((useconds_t)(rand() % 3000));
+        kill(a, SIGKILL); /* wherever it is: inside, outside, mid-acquire, mid-release */
+        child_join(a);
+        child_kill(b);
+        int rc = mproc_lock_acquire(s->lock, 5000);
+        if (rc == MPROC_EOWNERDEAD) {
+            ownerdead++;
+            assert_ok(mproc_lock_consistent(s->lock));
+        } else {
+            assert_ok(rc);
+        }
+        assert_ok(mproc_lock_release(s->lock));
+    }
+    print_message("owner-dead recoveries: %d of 40\n", ownerdead);
+    done(s);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest cases[] = {
+        cmocka_unit_test(killed_holder_gives_next_acquirer_ownerdead),
+        cmocka_unit_test(try_once_takes_over_from_dead_holder),
+        cmocka_unit_test(release_without_consistent_makes_lock_unrecoverable),
+        cmocka_unit_test(consistent_needs_the_owner_died_state),
+        cmocka_unit_test(recursive_lock_of_dead_holder_is_recovered),
+        cmocka_unit_test(blocked_waiter_wakes_with_ownerdead),
+        MPROC_CASE(holder_killed_at_random_points_never_wedges, 120),
+    };
+    return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
