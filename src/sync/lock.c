@@ -23,13 +23,12 @@
 
 #include "sys/sys.h"
 
-#define LOCK_MAGIC 0x4c4b3031u /* "LK01" */
 #define SLICE_MS   100
 #define SPIN_TRIES 100
 
 static int lock_ok(const struct mproc_lock *l)
 {
-    return l && l->magic == LOCK_MAGIC;
+    return l && l->magic == MPROC__LOCK_MAGIC;
 }
 
 static void set_owner(struct mproc_lock *l, uint32_t tid)
@@ -209,7 +208,7 @@ static void lock_setup(struct mproc_lock *l, unsigned flags, uint64_t hdr_off)
     l->creator = (int32_t)getpid();
     atomic_store(&l->word, 0);
     atomic_store_explicit(&l->died, 0, memory_order_release);
-    l->magic = LOCK_MAGIC;
+    l->magic = MPROC__LOCK_MAGIC;
 }
 
 int mproc_lock_new(mproc_lock **out, unsigned flags)

@@ -57,7 +57,8 @@ static inline void *mproc__obj_hdr(const void *obj, uint64_t hdr_off)
 #define LOCK_TID     0x3fffffffu /* the holder's TID (pid_max is at most 2^22) */
 #define LOCK_NOTREC  0x3fffffffu /* word value of a lock that is not recoverable */
 
-#define MPROC__F_ARENA 0x100u /* the object came from the arena */
+#define MPROC__LOCK_MAGIC 0x4c4b3031u /* "LK01" */
+#define MPROC__F_ARENA    0x100u      /* the object came from the arena */
 
 struct mproc_lock {
     _Atomic uint32_t word;     /* 0 free, else holder TID | LOCK_WAITERS, or LOCK_NOTREC */

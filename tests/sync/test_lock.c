@@ -12,7 +12,7 @@ struct shared {
     mproc_lock *lock;
 };
 
-static void acquire_and_release(void **state)
+static void lock_acquire_and_release(void **state)
 {
     (void)state;
     mproc_lock *l;
@@ -27,7 +27,7 @@ static void acquire_and_release(void **state)
     mproc_lock_free(l);
 }
 
-static void bad_arguments_are_rejected(void **state)
+static void lock_bad_arguments_are_rejected(void **state)
 {
     (void)state;
     mproc_lock *l;
@@ -42,7 +42,7 @@ static void bad_arguments_are_rejected(void **state)
     mproc_lock_free(NULL);
 }
 
-static void release_without_holding_is_eperm(void **state)
+static void lock_release_without_holding_is_eperm(void **state)
 {
     (void)state;
     mproc_lock *l;
@@ -51,7 +51,7 @@ static void release_without_holding_is_eperm(void **state)
     mproc_lock_free(l);
 }
 
-static void relock_of_plain_lock_is_edeadlk(void **state)
+static void lock_relock_of_plain_lock_is_edeadlk(void **state)
 {
     (void)state;
     mproc_lock *l;
@@ -63,7 +63,7 @@ static void relock_of_plain_lock_is_edeadlk(void **state)
     mproc_lock_free(l);
 }
 
-static void recursive_lock_counts_levels(void **state)
+static void lock_recursive_lock_counts_levels(void **state)
 {
     (void)state;
     mproc_lock *l;
@@ -91,7 +91,7 @@ static int hold_until_go(void *arg)
     return mproc_lock_release(s->lock) == 0 ? 0 : 2;
 }
 
-static void held_by_another_process_times_out(void **state)
+static void lock_held_by_another_process_times_out(void **state)
 {
     (void)state;
     struct shared *s = shared_block(sizeof *s);
@@ -130,7 +130,7 @@ static int count_under_lock(void *arg)
     return 0;
 }
 
-static void processes_counting_under_lock_lose_nothing(void **state)
+static void lock_processes_counting_under_lock_lose_nothing(void **state)
 {
     (void)state;
     struct shared *s = shared_block(sizeof *s);
@@ -158,7 +158,7 @@ static int child_sees_parent_holding(void *arg)
     return 0;
 }
 
-static void forked_child_does_not_hold_parents_lock(void **state)
+static void lock_forked_child_does_not_hold_parents_lock(void **state)
 {
     (void)state;
     struct shared *s = shared_block(sizeof *s);
@@ -215,7 +215,7 @@ static void lock_in_named_region_works_across_attachers(void **state)
     mproc_shm_free(region);
 }
 
-static void placement_checks_offset_and_region(void **state)
+static void lock_placement_checks_offset_and_region(void **state)
 {
     (void)state;
     void *region;
@@ -235,16 +235,16 @@ static void placement_checks_offset_and_region(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
-        cmocka_unit_test(acquire_and_release),
-        cmocka_unit_test(bad_arguments_are_rejected),
-        cmocka_unit_test(release_without_holding_is_eperm),
-        cmocka_unit_test(relock_of_plain_lock_is_edeadlk),
-        cmocka_unit_test(recursive_lock_counts_levels),
-        cmocka_unit_test(held_by_another_process_times_out),
-        cmocka_unit_test(processes_counting_under_lock_lose_nothing),
-        cmocka_unit_test(forked_child_does_not_hold_parents_lock),
+        cmocka_unit_test(lock_acquire_and_release),
+        cmocka_unit_test(lock_bad_arguments_are_rejected),
+        cmocka_unit_test(lock_release_without_holding_is_eperm),
+        cmocka_unit_test(lock_relock_of_plain_lock_is_edeadlk),
+        cmocka_unit_test(lock_recursive_lock_counts_levels),
+        cmocka_unit_test(lock_held_by_another_process_times_out),
+        cmocka_unit_test(lock_processes_counting_under_lock_lose_nothing),
+        cmocka_unit_test(lock_forked_child_does_not_hold_parents_lock),
         cmocka_unit_test(lock_in_named_region_works_across_attachers),
-        cmocka_unit_test(placement_checks_offset_and_region),
+        cmocka_unit_test(lock_placement_checks_offset_and_region),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -40,7 +40,7 @@ static void done(struct shared *s)
     mproc_shm_free(s);
 }
 
-static void killed_holder_gives_next_acquirer_ownerdead(void **state)
+static void robust_killed_holder_gives_next_acquirer_ownerdead(void **state)
 {
     (void)state;
     struct shared *s = lock_of_dead_holder(0);
@@ -54,7 +54,7 @@ static void killed_holder_gives_next_acquirer_ownerdead(void **state)
     done(s);
 }
 
-static void try_once_takes_over_from_dead_holder(void **state)
+static void robust_try_once_takes_over_from_dead_holder(void **state)
 {
     (void)state;
     struct shared *s = lock_of_dead_holder(0);
@@ -65,7 +65,7 @@ static void try_once_takes_over_from_dead_holder(void **state)
     done(s);
 }
 
-static void release_without_consistent_makes_lock_unrecoverable(void **state)
+static void robust_release_without_consistent_makes_lock_unrecoverable(void **state)
 {
     (void)state;
     struct shared *s = lock_of_dead_holder(0);
@@ -78,7 +78,7 @@ static void release_without_consistent_makes_lock_unrecoverable(void **state)
     done(s);
 }
 
-static void consistent_needs_the_owner_died_state(void **state)
+static void robust_consistent_needs_the_owner_died_state(void **state)
 {
     (void)state;
     mproc_lock *l;
@@ -90,7 +90,7 @@ static void consistent_needs_the_owner_died_state(void **state)
     mproc_lock_free(l);
 }
 
-static void recursive_lock_of_dead_holder_is_recovered(void **state)
+static void robust_recursive_lock_of_dead_holder_is_recovered(void **state)
 {
     (void)state;
     struct shared *s = lock_of_dead_holder(MPROC_RECURSIVE);
@@ -116,7 +116,7 @@ static int wait_for_lock(void *arg)
     return 0;
 }
 
-static void blocked_waiter_wakes_with_ownerdead(void **state)
+static void robust_blocked_waiter_wakes_with_ownerdead(void **state)
 {
     (void)state;
     struct shared *s = shared_block(sizeof *s);
@@ -149,7 +149,7 @@ static int churn(void *arg)
     }
 }
 
-static void holder_killed_at_random_points_never_wedges(void **state)
+static void robust_holder_killed_at_random_points_never_wedges(void **state)
 {
     (void)state;
     struct shared *s = shared_block(sizeof *s);
@@ -182,13 +182,13 @@ static void holder_killed_at_random_points_never_wedges(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
-        cmocka_unit_test(killed_holder_gives_next_acquirer_ownerdead),
-        cmocka_unit_test(try_once_takes_over_from_dead_holder),
-        cmocka_unit_test(release_without_consistent_makes_lock_unrecoverable),
-        cmocka_unit_test(consistent_needs_the_owner_died_state),
-        cmocka_unit_test(recursive_lock_of_dead_holder_is_recovered),
-        cmocka_unit_test(blocked_waiter_wakes_with_ownerdead),
-        MPROC_CASE(holder_killed_at_random_points_never_wedges, 120),
+        cmocka_unit_test(robust_killed_holder_gives_next_acquirer_ownerdead),
+        cmocka_unit_test(robust_try_once_takes_over_from_dead_holder),
+        cmocka_unit_test(robust_release_without_consistent_makes_lock_unrecoverable),
+        cmocka_unit_test(robust_consistent_needs_the_owner_died_state),
+        cmocka_unit_test(robust_recursive_lock_of_dead_holder_is_recovered),
+        cmocka_unit_test(robust_blocked_waiter_wakes_with_ownerdead),
+        MPROC_CASE(robust_holder_killed_at_random_points_never_wedges, 120),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
