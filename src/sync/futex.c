@@ -74,6 +74,7 @@ static _Thread_local struct {
     uint32_t pid_seen; /* ident_page->pid when tid was read */
     uint32_t tid;
     uint64_t start;
+    uint64_t id; /* tid << 40 | start & (2^40 - 1): what a lock records as its owner */
 } self __attribute__((tls_model("initial-exec")));
 
 static void ident_init(void)
@@ -127,6 +128,7 @@ static uint32_t self_refresh(void)
     self.tid = (uint32_t)gettid();
     char st;
     self.start = stat_read("/proc/thread-self/stat", &st);
+    self.id = (uint64_t)self.tid << 40 | (self.start & ((1ull << 40) - 1));
     if (ident_page) {
         ident_page->pid = pid; /* racing threads of one process write the same value */
         self.pid_seen = pid;
@@ -136,10 +138,15 @@ static uint32_t self_refresh(void)
 
 uint32_t mproc__self_tid(void)
 {
+    return (uint32_t)(mproc__self_id() >> 40);
+}
+
+uint64_t mproc__self_id(void)
+{
     struct ident_page *pg = ident_page;
-    if (__builtin_expect(pg && pg->pid != 0 && self.pid_seen == pg->pid, 1))
-        return self.tid;
-    return self_refresh();
+    if (__builtin_expect(!pg || pg->pid == 0 || self.pid_seen != pg->pid, 0))
+        self_refresh();
+    return self.id;
 }
 
 uint64_t mproc__self_start(void)

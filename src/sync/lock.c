@@ -31,9 +31,8 @@ static int lock_ok(const struct mproc_lock *l)
     return l && l->magic == MPROC__LOCK_MAGIC;
 }
 
-static void set_owner(struct mproc_lock *l, uint32_t tid)
+static void set_owner(struct mproc_lock *l, uint64_t id)
 {
-    uint64_t id = (uint64_t)tid << 40 | (mproc__self_start() & ((1ull << 40) - 1));
     atomic_store_explicit(&l->owner_id, id, memory_order_relaxed);
     l->depth = 1;
 }
@@ -58,7 +57,7 @@ static int take_over(struct mproc_lock *l, uint32_t v, uint32_t me)
     if (!atomic_compare_exchange_strong(&l->word, &v, want))
         return 0;
     atomic_store(&l->died, 1);
-    set_owner(l, me);
+    set_owner(l, mproc__self_id());
     return 1;
 }
 
@@ -142,12 +141,12 @@ static int acquire_slow(struct mproc_lock *l, uint32_t me, int64_t deadline, int
     if (v != LOCK_NOTREC && (v & LOCK_TID) == me)
         return reacquire(l);
     if (v != LOCK_NOTREC && !try_once && spin(l, me)) {
-        set_owner(l, me);
+        set_owner(l, mproc__self_id());
         return 0;
     }
     if (try_once) {
         if (v == 0 && atomic_compare_exchange_strong(&l->word, &v, me)) {
-            set_owner(l, me);
+            set_owner(l, mproc__self_id());
             return 0;
         }
         if (v == LOCK_NOTREC)
@@ -161,16 +160,17 @@ static int acquire_slow(struct mproc_lock *l, uint32_t me, int64_t deadline, int
     if (w.registered)
         mproc__dl_unregister(l, me);
     if (rc == 0)
-        set_owner(l, me);
+        set_owner(l, mproc__self_id());
     return rc;
 }
 
 int mproc__lock_acquire(struct mproc_lock *l, int64_t deadline_ns, int try_once, int detect)
 {
-    uint32_t me = mproc__self_tid();
+    uint64_t id = mproc__self_id();
+    uint32_t me = (uint32_t)(id >> 40);
     uint32_t zero = 0;
     if (__builtin_expect(atomic_compare_exchange_strong(&l->word, &zero, me), 1)) {
-        set_owner(l, me);
+        set_owner(l, id);
         return 0;
     }
     return acquire_slow(l, me, deadline_ns, try_once, detect);
@@ -267,10 +267,11 @@ int mproc_lock_acquire(mproc_lock *l, int timeout_ms)
 {
     if (!lock_ok(l) || !mproc__timeout_ok(timeout_ms))
         return MPROC_EINVAL;
-    uint32_t me = mproc__self_tid();
+    uint64_t id = mproc__self_id();
+    uint32_t me = (uint32_t)(id >> 40);
     uint32_t zero = 0;
     if (__builtin_expect(atomic_compare_exchange_strong(&l->word, &zero, me), 1)) {
-        set_owner(l, me);
+        set_owner(l, id);
         return 0;
     }
     int64_t deadline = timeout_ms == 0 ? 0 : mproc__deadline_ns(timeout_ms);

@@ -26,6 +26,8 @@ int64_t mproc__deadline_ns(int timeout_ms);
 
 /* The calling thread's TID, cached per thread and refreshed after fork. */
 uint32_t mproc__self_tid(void);
+/* Both at once, as a lock records its owner: TID << 40 | start & (2^40 - 1). */
+uint64_t mproc__self_id(void);
 /* The calling thread's start time (clock ticks since boot, from /proc), cached likewise;
  * with the TID it names the thread even after its TID is reused. */
 uint64_t mproc__self_start(void);
