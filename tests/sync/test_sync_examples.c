@@ -99,10 +99,16 @@ static void example_robust_lock(void **state)
 
 int main(int argc, char **argv)
 {
+    /* one case per line: the build finds them line by line */
+    /* clang-format off */
     const struct CMUnitTest cases[] = {
-        cmocka_unit_test(example_shm_message),     cmocka_unit_test(example_semaphore_shm),
-        cmocka_unit_test(example_value_increment), cmocka_unit_test(example_lock_printing),
-        cmocka_unit_test(example_deadlock),        cmocka_unit_test(example_robust_lock),
+        cmocka_unit_test(example_shm_message),
+        cmocka_unit_test(example_semaphore_shm),
+        cmocka_unit_test(example_value_increment),
+        cmocka_unit_test(example_lock_printing),
+        cmocka_unit_test(example_deadlock),
+        cmocka_unit_test(example_robust_lock),
     };
+    /* clang-format on */
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
