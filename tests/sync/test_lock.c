@@ -1,7 +1,10 @@
 /* Locks: mutual exclusion across processes, timeouts, recursion, misuse, placement. */
 #include "sync_util.h"
 
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -232,6 +235,93 @@ static void lock_placement_checks_offset_and_region(void **state)
     mproc_shm_free(region);
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* Signals every 5 ms (no SA_RESTART) while fn runs; fn's duration in ms. */
+static int64_t under_signal_storm(int (*fn)(void *), void *arg, int *rc)
+{
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval it = {{0, 5000}, {0, 5000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    int64_t t0 = mproc_test_now_ms();
+    *rc = fn(arg);
+    int64_t took = mproc_test_now_ms() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    return took;
+}
+
+static int acquire_300(void *arg)
+{
+    return mproc_lock_acquire(arg, 300);
+}
+
+static void lock_eintr_neither_extends_nor_ends_the_wait(void **state)
+{
+    (void)state;
+    struct shared *s = shared_block(sizeof *s);
+    assert_ok(mproc_lock_new(&s->lock, 0));
+    pid_t pid = child_start(hold_until_go, s);
+    assert_true(flag_wait(&s->ready, 1, 5000));
+    int rc;
+    int64_t took = under_signal_storm(acquire_300, s->lock, &rc);
+    assert_code(rc, MPROC_ETIMEDOUT);
+    assert_true(took >= 290 && took < 3000);
+    atomic_store(&s->go, 1);
+    assert_int_equal(child_join(pid), 0);
+    mproc_lock_free(s->lock);
+    mproc_shm_free(s);
+}
+
+static void *thread_count(void *arg)
+{
+    return (void *)(intptr_t)count_under_lock(arg);
+}
+
+static void lock_threads_of_one_process_exclude_each_other(void **state)
+{
+    (void)state;
+    struct shared *s = shared_block(sizeof *s);
+    assert_ok(mproc_lock_new(&s->lock, 0));
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, thread_count, s), 0);
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_int_equal((intptr_t)r, 0);
+    }
+    assert_int_equal(s->counter, 2L * ROUNDS);
+    mproc_lock_free(s->lock);
+    mproc_shm_free(s);
+}
+
+static void *take_and_exit(void *arg)
+{
+    return (void *)(intptr_t)mproc_lock_acquire(arg, -1);
+}
+
+static void lock_thread_that_exits_holding_it_counts_as_dead(void **state)
+{
+    (void)state;
+    mproc_lock *l;
+    assert_ok(mproc_lock_new(&l, 0));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, take_and_exit, l), 0);
+    void *r;
+    pthread_join(t, &r);
+    assert_int_equal((intptr_t)r, 0);
+    assert_code(mproc_lock_release(l), MPROC_EPERM); /* another thread's holding */
+    assert_code(mproc_lock_acquire(l, 5000), MPROC_EOWNERDEAD);
+    assert_ok(mproc_lock_consistent(l));
+    assert_ok(mproc_lock_release(l));
+    mproc_lock_free(l);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -245,6 +335,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(lock_forked_child_does_not_hold_parents_lock),
         cmocka_unit_test(lock_in_named_region_works_across_attachers),
         cmocka_unit_test(lock_placement_checks_offset_and_region),
+        cmocka_unit_test(lock_eintr_neither_extends_nor_ends_the_wait),
+        cmocka_unit_test(lock_threads_of_one_process_exclude_each_other),
+        cmocka_unit_test(lock_thread_that_exits_holding_it_counts_as_dead),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -1,6 +1,9 @@
 /* Semaphores: counting across processes, timeouts, the bounded variant, bad input. */
 #include "sync_util.h"
 
+#include <signal.h>
+#include <sys/time.h>
+
 struct shared {
     _Atomic int inside; /* processes inside the guarded section now */
     _Atomic int most;   /* the most seen at once */
@@ -132,6 +135,30 @@ static void sem_semaphore_in_region_is_attachable(void **state)
     mproc_shm_free(region);
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+static void sem_eintr_neither_extends_nor_ends_the_wait(void **state)
+{
+    (void)state;
+    mproc_sem *s;
+    assert_ok(mproc_sem_new(&s, 0, 0));
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval it = {{0, 5000}, {0, 5000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    int64_t t0 = mproc_test_now_ms();
+    int rc = mproc_sem_acquire(s, 300);
+    int64_t took = mproc_test_now_ms() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    assert_code(rc, MPROC_ETIMEDOUT);
+    assert_true(took >= 290 && took < 3000);
+    mproc_sem_free(s);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -142,6 +169,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sem_release_in_another_process_wakes_waiter),
         cmocka_unit_test(sem_semaphore_limits_processes_inside),
         cmocka_unit_test(sem_semaphore_in_region_is_attachable),
+        cmocka_unit_test(sem_eintr_neither_extends_nor_ends_the_wait),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
