@@ -159,7 +159,12 @@ static int map_existing(void **mem, int fd, size_t want, uint32_t kind, int wait
         return -errno;
     struct shm_hdr *h = p;
     int rc = 0;
-    while (atomic_load_explicit(&h->magic, memory_order_acquire) != SHM_MAGIC) {
+    uint64_t magic;
+    while ((magic = atomic_load_explicit(&h->magic, memory_order_acquire)) != SHM_MAGIC) {
+        if (magic != 0) { /* someone else's object, not one being set up */
+            rc = MPROC_EPROTO;
+            break;
+        }
         if (mproc__ms_left(deadline) == 0) {
             rc = h->magic == 0 && wait_ms ? MPROC_EAGAIN : MPROC_EPROTO;
             break;

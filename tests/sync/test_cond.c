@@ -163,6 +163,65 @@ static void cond_recursive_lock_is_fully_released_while_waiting(void **state)
     done(s);
 }
 
+struct placed {
+    mproc_lock *lock;
+    mproc_cond *cond;
+    mproc_event *ev;
+    mproc_barrier *bar;
+    int items;
+};
+
+/* Attaches to everything by offset, as an unrelated process mapping the region would. */
+static int attached_peer(void *region)
+{
+    mproc_lock *l;
+    mproc_cond *c;
+    mproc_event *e;
+    mproc_barrier *b;
+    if (mproc_lock_attach(&l, region, 1024) || mproc_cond_attach(&c, region, 1088) ||
+        mproc_event_attach(&e, region, 1152) || mproc_barrier_attach(&b, region, 1216))
+        return 1;
+    if (mproc_cond_lock(c) != l)
+        return 2;
+    if (mproc_barrier_wait(b, 10000) < 0) /* meet the parent */
+        return 3;
+    if (mproc_event_wait(e, 10000) != 0)
+        return 4;
+    struct placed *p = region;
+    mproc_lock_acquire(l, -1);
+    p->items = 1;
+    mproc_cond_notify_all(c);
+    mproc_lock_release(l);
+    return 0;
+}
+
+static int has_placed_item(void *arg)
+{
+    return ((struct placed *)arg)->items > 0;
+}
+
+static void cond_event_barrier_placed_in_a_region_work_by_offset(void **state)
+{
+    (void)state;
+    void *region;
+    assert_ok(mproc_shm_new(&region, 4096));
+    struct placed *p = region;
+    assert_ok(mproc_lock_init(&p->lock, region, 1024, 0));
+    assert_code(mproc_cond_init(&p->cond, region, 1088, 1152), MPROC_EINVAL); /* no lock there */
+    assert_ok(mproc_cond_init(&p->cond, region, 1088, 1024));
+    assert_ok(mproc_event_init(&p->ev, region, 1152));
+    assert_code(mproc_barrier_init(&p->bar, region, 1216, 0), MPROC_EINVAL);
+    assert_ok(mproc_barrier_init(&p->bar, region, 1216, 2));
+    pid_t pid = child_start(attached_peer, region);
+    assert_true(mproc_barrier_wait(p->bar, 10000) >= 0);
+    assert_ok(mproc_lock_acquire(p->lock, 5000));
+    assert_ok(mproc_event_set(p->ev));
+    assert_ok(mproc_cond_wait_for(p->cond, has_placed_item, p, 10000));
+    assert_ok(mproc_lock_release(p->lock));
+    assert_int_equal(child_join(pid), 0);
+    mproc_shm_free(region);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -173,6 +232,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(cond_notify_one_at_a_time_feeds_each_consumer),
         cmocka_unit_test(cond_wait_for_times_out_when_predicate_stays_false),
         cmocka_unit_test(cond_recursive_lock_is_fully_released_while_waiting),
+        cmocka_unit_test(cond_event_barrier_placed_in_a_region_work_by_offset),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
