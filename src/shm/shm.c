@@ -138,39 +138,50 @@ static int shm_create(void **mem, const char *name, size_t size)
     return 0;
 }
 
-/* Maps a region from fd once its creator has sized and described it, waiting up to
- * wait_ms for a creator that is between shm_open and writing the header. */
-static int map_existing(void **mem, int fd, size_t want, uint32_t kind, int wait_ms)
+/* The size of fd's object once its creator has sized it (a creator is between shm_open
+ * and ftruncate for a moment), or an error at the deadline. */
+static ssize_t sized(int fd, int64_t deadline, int wait_ms)
 {
-    int64_t deadline = mproc__deadline(wait_ms);
     struct stat st;
     for (;;) {
         if (fstat(fd, &st) < 0)
             return -errno;
         if ((size_t)st.st_size >= MPROC__SHM_HDR)
-            break;
+            return (ssize_t)st.st_size;
         if (mproc__ms_left(deadline) == 0)
             return wait_ms ? MPROC_EAGAIN : MPROC_EPROTO;
         usleep(1000);
     }
-    size_t map = (size_t)st.st_size;
+}
+
+/* 0 once the header is complete, or why it will not be. */
+static int described(struct shm_hdr *h, int64_t deadline, int wait_ms)
+{
+    uint64_t magic;
+    while ((magic = atomic_load_explicit(&h->magic, memory_order_acquire)) != SHM_MAGIC) {
+        if (magic != 0) /* someone else's object, not one being set up */
+            return MPROC_EPROTO;
+        if (mproc__ms_left(deadline) == 0)
+            return wait_ms ? MPROC_EAGAIN : MPROC_EPROTO;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* Maps a region from fd once its creator has sized and described it, waiting up to
+ * wait_ms for a creator that is still setting it up. */
+static int map_existing(void **mem, int fd, size_t want, uint32_t kind, int wait_ms)
+{
+    int64_t deadline = mproc__deadline(wait_ms);
+    ssize_t size = sized(fd, deadline, wait_ms);
+    if (size < 0)
+        return (int)size;
+    size_t map = (size_t)size;
     void *p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     struct shm_hdr *h = p;
-    int rc = 0;
-    uint64_t magic;
-    while ((magic = atomic_load_explicit(&h->magic, memory_order_acquire)) != SHM_MAGIC) {
-        if (magic != 0) { /* someone else's object, not one being set up */
-            rc = MPROC_EPROTO;
-            break;
-        }
-        if (mproc__ms_left(deadline) == 0) {
-            rc = h->magic == 0 && wait_ms ? MPROC_EAGAIN : MPROC_EPROTO;
-            break;
-        }
-        usleep(1000);
-    }
+    int rc = described(h, deadline, wait_ms);
     if (rc == 0 && (h->map_size != map || h->kind != kind))
         rc = MPROC_EPROTO;
     else if (rc == 0 && want > h->user_size)
