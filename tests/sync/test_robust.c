@@ -2,6 +2,7 @@
  * the state or leaves the lock unrecoverable (glibc robust-mutex semantics). */
 #include "sync_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -179,6 +180,102 @@ static void robust_holder_killed_at_random_points_never_wedges(void **state)
     done(s);
 }
 
+/* Waits on lock 0 (held by the parent) with short timeouts, over and over: registers and
+ * unregisters in the deadlock domain all the time, so a kill lands anywhere in it. */
+static int churn_waits(void *arg)
+{
+    struct shared *s = arg;
+    for (;;) {
+        atomic_fetch_add(&s->spins, 1);
+        if (mproc_lock_acquire(s->lock, 1) == 0)
+            return 1; /* the parent holds it: must never succeed */
+    }
+}
+
+struct pair {
+    mproc_lock *a, *b;
+    _Atomic int held;
+};
+
+static int hold_b_want_a(void *arg)
+{
+    struct pair *p = arg;
+    if (mproc_lock_acquire(p->b, 5000) != 0)
+        return 1;
+    atomic_store(&p->held, 1);
+    int rc = mproc_lock_acquire(p->a, 10000); /* the parent holds a and waits for b */
+    mproc_lock_release(p->b);
+    if (rc == 0)
+        mproc_lock_release(p->a);
+    return rc == 0 ? 0 : rc == MPROC_EDEADLK ? 35 : 2;
+}
+
+static void robust_waiters_killed_anywhere_leave_detection_working(void **state)
+{
+    (void)state;
+    struct shared *s = shared_block(sizeof *s);
+    assert_ok(mproc_lock_new(&s->lock, 0));
+    assert_ok(mproc_lock_acquire(s->lock, -1));
+    srand((unsigned)time(NULL));
+    for (int run = 0; run < 20; run++) {
+        atomic_store(&s->spins, 0);
+        pid_t a = child_start(churn_waits, s), b = child_start(churn_waits, s);
+        while (atomic_load(&s->spins) < 20)
+            usleep(100);
+        usleep((useconds_t)(rand() % 2000));
+        child_kill(a); /* maybe while holding the domain's guard, maybe registered */
+        child_kill(b);
+    }
+    assert_ok(mproc_lock_release(s->lock));
+    /* the domain still detects a real cycle, and does not invent one */
+    struct pair *p = shared_block(sizeof *p);
+    assert_ok(mproc_lock_new(&p->a, 0));
+    assert_ok(mproc_lock_new(&p->b, 0));
+    assert_ok(mproc_lock_acquire(p->a, -1));
+    pid_t pid = child_start(hold_b_want_a, p);
+    assert_true(flag_wait(&p->held, 1, 5000));
+    usleep(20000); /* let it sleep on a */
+    int rc = mproc_lock_acquire(p->b, 10000);
+    assert_code(rc, MPROC_EDEADLK); /* we close the cycle: refused at once */
+    assert_ok(mproc_lock_release(p->a));
+    assert_int_equal(child_join(pid), 0);
+    mproc_lock_free(p->a);
+    mproc_lock_free(p->b);
+    mproc_shm_free(p);
+    done(s);
+}
+
+static int attach_hold_forever(void *name)
+{
+    void *region;
+    mproc_lock *l;
+    if (mproc_shm_open(&region, name, 0, 0) != 0 || mproc_lock_attach(&l, region, 64) != 0)
+        return 1;
+    if (mproc_lock_acquire(l, 5000) != 0)
+        return 2;
+    atomic_store((_Atomic int *)region, 1);
+    for (;;)
+        pause();
+}
+
+static void robust_lock_in_named_region_recovers_from_dead_attacher(void **state)
+{
+    (void)state;
+    char name[64];
+    snprintf(name, sizeof name, "mproc-test-%d-robust", (int)getpid());
+    void *region;
+    mproc_lock *l;
+    assert_ok(mproc_shm_open(&region, name, 4096, MPROC_SHM_CREATE));
+    assert_ok(mproc_lock_init(&l, region, 64, 0));
+    pid_t pid = child_start(attach_hold_forever, name);
+    assert_true(flag_wait((_Atomic int *)region, 1, 5000));
+    child_kill(pid);
+    assert_code(mproc_lock_acquire(l, 5000), MPROC_EOWNERDEAD);
+    assert_ok(mproc_lock_consistent(l));
+    assert_ok(mproc_lock_release(l));
+    mproc_shm_free(region);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -189,6 +286,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(robust_recursive_lock_of_dead_holder_is_recovered),
         cmocka_unit_test(robust_blocked_waiter_wakes_with_ownerdead),
         MPROC_CASE(robust_holder_killed_at_random_points_never_wedges, 120),
+        MPROC_CASE(robust_waiters_killed_anywhere_leave_detection_working, 120),
+        cmocka_unit_test(robust_lock_in_named_region_recovers_from_dead_attacher),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
