@@ -3,6 +3,8 @@
 #define MPROC_TEST_SYNC_UTIL_H
 
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +51,29 @@ static inline int flag_wait(_Atomic int *flag, int want, int ms)
         usleep(1000);
     }
     return 1;
+}
+
+/* Waits up to ms until process pid sleeps (state S in /proc, e.g. in a futex wait), then a
+ * little more so it is settled. 1 if it was seen asleep. */
+static inline int wait_sleeping(pid_t pid, int ms)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int64_t end = mproc_test_now_ms() + ms;
+    while (mproc_test_now_ms() <= end) {
+        FILE *f = fopen(path, "re");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'S') {
+            usleep(10000);
+            return 1;
+        }
+        usleep(1000);
+    }
+    return 0;
 }
 
 /* A small anonymous shared block of test state. */

@@ -7,6 +7,18 @@ struct shared {
     mproc_barrier *b;
 };
 
+/* Waits up to ms for n callers to be waiting at b. 1 if they are. */
+static int n_waiting(mproc_barrier *b, int n, int ms)
+{
+    int64_t end = mproc_test_now_ms() + ms;
+    while (mproc_barrier_n_waiting(b) < n) {
+        if (mproc_test_now_ms() > end)
+            return 0;
+        usleep(1000);
+    }
+    return 1;
+}
+
 static void barrier_zero_parties_is_einval(void **state)
 {
     (void)state;
@@ -51,9 +63,9 @@ static void barrier_four_processes_pass_together_with_distinct_indexes(void **st
     pid_t pids[3];
     for (int i = 0; i < 3; i++)
         pids[i] = child_start(arrive, s);
-    usleep(50000);
+    assert_true(n_waiting(s->b, 3, 10000));
+    usleep(20000);
     assert_int_equal(atomic_load(&s->after), 0); /* nobody passes with 3 of 4 */
-    assert_int_equal(mproc_barrier_n_waiting(s->b), 3);
     assert_int_equal(arrive(s), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(child_join(pids[i]), 0);
@@ -76,8 +88,7 @@ static void barrier_timeout_breaks_the_barrier_for_everyone(void **state)
     struct shared *s = shared_block(sizeof *s);
     assert_ok(mproc_barrier_new(&s->b, 3));
     pid_t pid = child_start(wait_expect_broken, s);
-    assert_true(flag_wait(&s->after, 1, 5000));
-    usleep(20000);
+    assert_true(n_waiting(s->b, 1, 10000));
     assert_code(mproc_barrier_wait(s->b, 100), MPROC_ETIMEDOUT);
     assert_int_equal(child_join(pid), 0);
     assert_int_equal(mproc_barrier_broken(s->b), 1);
@@ -94,8 +105,7 @@ static void barrier_abort_releases_waiters_with_ebroken(void **state)
     struct shared *s = shared_block(sizeof *s);
     assert_ok(mproc_barrier_new(&s->b, 2));
     pid_t pid = child_start(wait_expect_broken, s);
-    assert_true(flag_wait(&s->after, 1, 5000));
-    usleep(20000);
+    assert_true(n_waiting(s->b, 1, 10000));
     assert_ok(mproc_barrier_abort(s->b));
     assert_int_equal(child_join(pid), 0);
     assert_code(mproc_barrier_wait(s->b, -1), MPROC_EBROKEN);
@@ -116,8 +126,7 @@ static void barrier_reset_makes_it_usable_and_breaks_current_waiters(void **stat
     struct shared *s = shared_block(sizeof *s);
     assert_ok(mproc_barrier_new(&s->b, 2));
     pid_t pid = child_start(wait_expect_broken, s);
-    assert_true(flag_wait(&s->after, 1, 5000));
-    usleep(20000);
+    assert_true(n_waiting(s->b, 1, 10000));
     assert_ok(mproc_barrier_reset(s->b));
     assert_int_equal(child_join(pid), 0);
     pid = child_start(wait_one_round, s); /* usable again */

@@ -80,7 +80,7 @@ static void event_set_then_clear_still_releases_sleepers(void **state)
     assert_ok(mproc_event_new(&s->ev));
     pid_t pid = child_start(wait_for_event, s);
     assert_true(flag_wait(&s->ready, 1, 5000));
-    usleep(50000);
+    assert_true(wait_sleeping(pid, 10000)); /* asleep in the wait: it must see the pulse */
     assert_ok(mproc_event_set(s->ev));
     assert_ok(mproc_event_clear(s->ev)); /* a pulse: the sleeper must not miss it */
     assert_int_equal(child_join(pid), 0);

@@ -234,7 +234,7 @@ static void robust_waiters_killed_anywhere_leave_detection_working(void **state)
     assert_ok(mproc_lock_acquire(p->a, -1));
     pid_t pid = child_start(hold_b_want_a, p);
     assert_true(flag_wait(&p->held, 1, 5000));
-    usleep(20000); /* let it sleep on a */
+    assert_true(wait_sleeping(pid, 10000)); /* asleep on a, registered as waiting */
     int rc = mproc_lock_acquire(p->b, 10000);
     assert_code(rc, MPROC_EDEADLK); /* we close the cycle: refused at once */
     assert_ok(mproc_lock_release(p->a));
