@@ -6,6 +6,8 @@
 #include "mproc/common.h"
 #include "mproc/proc.h"
 #include "mproc/io.h"
+#include "mproc/shm.h"
+#include "mproc/sync.h"
 #include "mproc/pool.h"
 #include "mproc/trace.h"
 

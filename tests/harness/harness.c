@@ -196,6 +196,14 @@ static void private_dev_shm(void)
 
 int mproc_test_main(int argc, char **argv, const struct CMUnitTest *cases, size_t n)
 {
+    if (argc == 3 && strcmp(argv[1], "--expect-count") == 0) {
+        /* ctest found this many cases in the source text; the executable must agree. */
+        size_t want = (size_t)strtoul(argv[2], NULL, 10);
+        if (want != n)
+            fprintf(stderr, "%s: %zu cases compiled in, %zu registered with ctest\n", argv[0], n,
+                    want);
+        return want == n ? 0 : 1;
+    }
     private_dev_shm();
     struct CMUnitTest *run = calloc(n, sizeof *run);
     if (!run)

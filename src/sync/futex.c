@@ -1,0 +1,170 @@
+/* futex.c: the sync layer's kernel interface: shared futex wait/wake, the calling thread's
+ * identity, and whether another thread is still alive.
+ *
+ * These would belong in src/sys; they live here, private to the sync layer, until they
+ * move. The thread identity is cached per thread so a lock's fast path makes no system
+ * call; the cache is invalidated by fork through a MADV_WIPEONFORK page (the child sees it
+ * zeroed), which works whatever made the child (fork, clone, mproc_fork) and needs no
+ * atfork handler. That page is the one piece of process-wide state here.
+ */
+#include "sync/sync_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sys/sys.h"
+
+int mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns)
+{
+    struct timespec ts, *tp = NULL;
+    if (deadline_ns != INT64_MAX) {
+        ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+        ts.tv_nsec = (long)(deadline_ns % 1000000000);
+        tp = &ts;
+    }
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a retry after EINTR
+     * waits only for the time that is left. */
+    long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, val, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+    if (r == 0)
+        return 0;
+    switch (errno) {
+    case EAGAIN:
+        return MPROC_EAGAIN;
+    case EINTR:
+        return MPROC_EINTR;
+    case ETIMEDOUT:
+        return MPROC_ETIMEDOUT;
+    default:
+        return -errno;
+    }
+}
+
+void mproc__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+int64_t mproc__deadline_ns(int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return INT64_MAX;
+    return mproc__now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+/* ---- identity ---- */
+
+struct ident_page {
+    uint32_t pid; /* 0 in a freshly forked child: the page is wiped on fork */
+};
+
+static struct ident_page *ident_page;
+static pthread_once_t ident_once = PTHREAD_ONCE_INIT;
+
+static _Thread_local struct {
+    uint32_t pid_seen; /* ident_page->pid when tid was read */
+    uint32_t tid;
+    uint64_t start;
+    uint64_t id; /* tid << 40 | start & (2^40 - 1): what a lock records as its owner */
+} self __attribute__((tls_model("initial-exec")));
+
+static void ident_init(void)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    if (madvise(p, (size_t)pg, MADV_WIPEONFORK) != 0) {
+        munmap(p, (size_t)pg); /* kernel before 4.14: fall back to asking every time */
+        return;
+    }
+    ident_page = p;
+}
+
+/* Field 22 of a /proc stat file (starttime) and the state letter. 0 if unreadable;
+ * *state is 0 when the file does not exist (the thread is gone). */
+static uint64_t stat_read(const char *path, char *state)
+{
+    char buf[1024];
+    int fd = mproc__open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        *state = (fd == MPROC_ENOENT || fd == MPROC_ESRCH) ? 0 : '?';
+        return 0;
+    }
+    ssize_t n = mproc__read(fd, buf, sizeof buf - 1);
+    mproc__close(fd);
+    if (n <= 0) {
+        *state = n == MPROC_ESRCH ? 0 : '?'; /* ESRCH: exited since the open */
+        return 0;
+    }
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p || p[1] != ' ')
+        return 0;
+    *state = p[2];
+    p += 2;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return 0;
+        p++;
+    }
+    return strtoull(p, NULL, 10);
+}
+
+static uint32_t self_refresh(void)
+{
+    pthread_once(&ident_once, ident_init);
+    uint32_t pid = (uint32_t)getpid();
+    self.tid = (uint32_t)gettid();
+    char st;
+    self.start = stat_read("/proc/thread-self/stat", &st);
+    self.id = (uint64_t)self.tid << 40 | (self.start & ((1ull << 40) - 1));
+    if (ident_page) {
+        ident_page->pid = pid; /* racing threads of one process write the same value */
+        self.pid_seen = pid;
+    }
+    return self.tid;
+}
+
+uint32_t mproc__self_tid(void)
+{
+    return (uint32_t)(mproc__self_id() >> 40);
+}
+
+uint64_t mproc__self_id(void)
+{
+    struct ident_page *pg = ident_page;
+    if (__builtin_expect(!pg || pg->pid == 0 || self.pid_seen != pg->pid, 0))
+        self_refresh();
+    return self.id;
+}
+
+uint64_t mproc__self_start(void)
+{
+    mproc__self_tid();
+    return self.start;
+}
+
+int mproc__tid_alive(uint32_t tid, uint64_t start)
+{
+    char path[64], st = '?';
+    snprintf(path, sizeof path, "/proc/%u/stat", tid);
+    uint64_t s = stat_read(path, &st);
+    if (st == 0)
+        return 0; /* no such thread */
+    if (s == 0)
+        return 1; /* cannot tell (no /proc?): never take a lock from the living */
+    if (st == 'Z' || st == 'X')
+        return 0; /* dead, not yet reaped */
+    return start == 0 || (s & ((1ull << 40) - 1)) == start;
+}
