@@ -6,9 +6,9 @@ describe "Start \`/bin/true\` and wait for it to exit, one at a time. The floor 
     "Python and Node loop inside one interpreter (timed with \`time.perf_counter\` /" \
     "\`process.hrtime\`), so their start-up is not counted."
 show_rss
-variant mproc 1000 1.05 "mproc_spawn + mproc_proc_wait" -- "$BENCH_BIN/bench_proc" spawn-mproc
-variant vfork 1000 floor "raw vfork + execve + waitpid" -- "$BENCH_BIN/bench_proc" spawn-vfork
-variant posix_spawn 1000 - "raw posix_spawn + waitpid" -- "$BENCH_BIN/bench_proc" spawn-posix_spawn
-variant fork 1000 - "raw fork + execve + waitpid" -- "$BENCH_BIN/bench_proc" spawn-fork
-variant python 1000 - "Python subprocess.run(['/bin/true'])" -- python3 "$PEERS/spawn.py"
-variant node 500 - "Node child_process.spawnSync('/bin/true')" -- node "$PEERS/spawn.js"
+variant mproc 500 1.05 "mproc_spawn + mproc_proc_wait" -- "$BENCH_BIN/bench_proc" spawn-mproc
+variant vfork 500 floor "raw vfork + execve + waitpid" -- "$BENCH_BIN/bench_proc" spawn-vfork
+variant posix_spawn 500 - "raw posix_spawn + waitpid" -- "$BENCH_BIN/bench_proc" spawn-posix_spawn
+variant fork 500 - "raw fork + execve + waitpid" -- "$BENCH_BIN/bench_proc" spawn-fork
+variant python 500 - "Python subprocess.run(['/bin/true'])" -- python3 "$PEERS/spawn.py"
+variant node 250 - "Node child_process.spawnSync('/bin/true')" -- node "$PEERS/spawn.js"

@@ -8,9 +8,9 @@ describe "As benchmark 1, but each benchmark process first mallocs 256 MiB and w
     "with itself in benchmark 1 (1.00× = flat)."
 show_rss
 compare_with spawn "× itself in benchmark 1"
-variant mproc 500 1.05 "mproc_spawn + mproc_proc_wait" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-mproc
-variant vfork 500 floor "raw vfork + execve + waitpid" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-vfork
-variant posix_spawn 500 - "raw posix_spawn + waitpid" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-posix_spawn
-variant fork 100 - "raw fork + execve + waitpid" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-fork
-variant python 300 - "Python subprocess.run(['/bin/true'])" -- python3 "$PEERS/spawn.py" --rss-mib 256
-variant node 60 - "Node child_process.spawnSync('/bin/true')" -- node "$PEERS/spawn.js" --rss-mib 256
+variant mproc 300 1.05 "mproc_spawn + mproc_proc_wait" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-mproc
+variant vfork 300 floor "raw vfork + execve + waitpid" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-vfork
+variant posix_spawn 300 - "raw posix_spawn + waitpid" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-posix_spawn
+variant fork 60 - "raw fork + execve + waitpid" -- "$BENCH_BIN/bench_proc" --rss-mib 256 spawn-fork
+variant python 200 - "Python subprocess.run(['/bin/true'])" -- python3 "$PEERS/spawn.py" --rss-mib 256
+variant node 40 - "Node child_process.spawnSync('/bin/true')" -- node "$PEERS/spawn.js" --rss-mib 256

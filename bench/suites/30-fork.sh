@@ -5,6 +5,6 @@ describe "Fork a child that runs a function returning 0, and wait for it. The fl
     "\`multiprocessing\` Process with the fork start method" \
     "(\`multiprocessing.get_context('fork')\`) and joins it."
 show_rss
-variant mproc 2000 1.1 "mproc_fork (fn returns 0) + mproc_proc_wait" -- "$BENCH_BIN/bench_proc" fork-mproc
-variant fork 2000 floor "raw fork + _exit(0) + waitpid" -- "$BENCH_BIN/bench_proc" fork-raw
-variant python 300 - "Python multiprocessing Process(target=f) start + join (fork)" -- python3 "$PEERS/mp_fork.py"
+variant mproc 1000 1.1 "mproc_fork (fn returns 0) + mproc_proc_wait" -- "$BENCH_BIN/bench_proc" fork-mproc
+variant fork 1000 floor "raw fork + _exit(0) + waitpid" -- "$BENCH_BIN/bench_proc" fork-raw
+variant python 150 - "Python multiprocessing Process(target=f) start + join (fork)" -- python3 "$PEERS/mp_fork.py"
