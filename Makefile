@@ -49,9 +49,10 @@ release: bootstrap
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
+# mproc and its peers side by side; regenerates docs/BENCHMARKS.md (MPROC_BENCH_QUICK=1: smoke run).
 bench:
 	@scripts/bootstrap --bench
-	@bench/run
+	@MPROC_BENCH_COMMAND="make bench" bench/run
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
