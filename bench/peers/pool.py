@@ -1,12 +1,16 @@
-#!/usr/bin/env python3
-"""Python peers for the pool benchmark: multiprocessing.Pool and ProcessPoolExecutor.
+"""Peers for the pool suites: Python's multiprocessing.Pool and ProcessPoolExecutor.
 
-Prints "name value unit" lines like bench_pool. Usage: pool.py [--quick]"""
+    pool.py VARIANT ITERATIONS
+prints "<variant> <iterations> <value per operation> <RSS KiB>": ns per item for maps, µs
+per operation otherwise (the same protocol and units as bench_pool)."""
+import multiprocessing as mp
 import sys
 import time
-import statistics
-import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
+
+from common import rss_kib
+
+WORKERS = 2
 
 
 def square(x):
@@ -15,51 +19,54 @@ def square(x):
 
 def burn_5ms(_):
     t0 = time.perf_counter()
-    x = 0
     while time.perf_counter() - t0 < 0.005:
-        x += 1
-    return x & 1
+        pass
+    return 0
 
 
-def rate(fn, n, reps):
-    v = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn(n)
-        v.append(n / (time.perf_counter() - t0))
-    return statistics.median(v)
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def main():
-    quick = "--quick" in sys.argv
-    reps = 3 if quick else 5
+    if len(sys.argv) != 3:
+        sys.exit("usage: pool.py VARIANT ITERATIONS")
+    v, n = sys.argv[1], int(sys.argv[2])
     ctx = mp.get_context("fork")
-    with ctx.Pool(2) as p:
-        n1 = 20000 if quick else 100000
-        print("py_pool_map_chunk1 %.0f items/s" % rate(lambda n: p.map(square, range(n), chunksize=1), n1, reps))
-        n2 = 1000000 if quick else 4000000
-        print("py_pool_map_default %.0f items/s" % rate(lambda n: p.map(square, range(n)), n2, reps))
-        lat = []
-        for _ in range(200 if quick else 2000):
-            t0 = time.perf_counter()
-            p.apply_async(square, (3,)).get()
-            lat.append((time.perf_counter() - t0) * 1e6)
-        print("py_pool_apply_async_roundtrip %.1f us" % statistics.median(lat))
-        t0 = time.perf_counter()
-        p.map(burn_5ms, range(200), chunksize=1)
-        print("py_pool_cpu_efficiency %.4f ratio" % ((200 * 0.005 / 2) / (time.perf_counter() - t0)))
-    with ProcessPoolExecutor(2, mp_context=ctx) as ex:
-        n1 = 5000 if quick else 20000
-        print("py_executor_map_chunk1 %.0f items/s" % rate(lambda n: list(ex.map(square, range(n))), n1, reps))
-        n2 = 200000 if quick else 2000000
-        print("py_executor_map_chunk1000 %.0f items/s" % rate(lambda n: list(ex.map(square, range(n), chunksize=1000)), n2, reps))
-    v = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        with ctx.Pool(2) as p:
-            pass
-        v.append((time.perf_counter() - t0) * 1e6)
-    print("py_pool_start_stop %.1f us" % statistics.median(v))
+    warm = max(1, n // 10)
+    if v.startswith("map-pool-") or v in ("submit-pool", "cpu-pool"):
+        with ctx.Pool(WORKERS) as p:
+            if v == "map-pool-c1":
+                p.map(square, range(warm), chunksize=1)
+                per = timed(lambda: p.map(square, range(n), chunksize=1)) * 1e9 / n
+            elif v == "map-pool-default":
+                p.map(square, range(warm))
+                per = timed(lambda: p.map(square, range(n))) * 1e9 / n
+            elif v == "submit-pool":
+                for _ in range(warm):
+                    p.apply_async(square, (3,)).get()
+                per = timed(lambda: [p.apply_async(square, (3,)).get() for _ in range(n)]) * 1e6 / n
+            elif v == "cpu-pool":
+                per = timed(lambda: p.map(burn_5ms, range(n), chunksize=1)) * 1e6 / n
+            else:
+                sys.exit("pool.py: unknown variant " + v)
+    elif v.startswith("map-executor-"):
+        chunk = 1 if v == "map-executor-c1" else 1000
+        with ProcessPoolExecutor(WORKERS, mp_context=ctx) as ex:
+            list(ex.map(square, range(warm), chunksize=chunk))
+            per = timed(lambda: list(ex.map(square, range(n), chunksize=chunk))) * 1e9 / n
+    elif v == "startstop-pool":
+        def once():
+            with ctx.Pool(WORKERS):
+                pass
+        for _ in range(warm):
+            once()
+        per = timed(lambda: [once() for _ in range(n)]) * 1e6 / n
+    else:
+        sys.exit("pool.py: unknown variant " + v)
+    print(f"{v} {n} {per:.4f} {rss_kib()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ struct mproc_pool {
     _Atomic int stop_req; /* mproc_pool_terminate asked from another thread */
     /* the map under way */
     int phase_lost;
-    int *exit_info; /* user's, offset to this window */
+    int window_clean; /* the window ran in one phase: no crash, ctl.failed is exact */
+    int *exit_info;   /* user's, offset to this window */
     struct retry *retries;
     size_t nretries, cap_retries;
     /* submitted tasks: parent-side bookkeeping per task slot */
@@ -377,6 +378,7 @@ static void publish(mproc_pool *p, const struct job *j)
     uint32_t g = atomic_load(&c->gen) + 1;
     c->job = *j;
     atomic_store(&c->done, 0);
+    atomic_store(&c->failed, 0);
     atomic_store(&c->next, (uint64_t)g << 32);
     atomic_store_explicit(&c->gen, g, memory_order_release);
     wake_workers(c);
@@ -452,6 +454,7 @@ static int wait_phase(mproc_pool *p)
 static int run_phases(mproc_pool *p, struct job j)
 {
     uint64_t total = j.count;
+    p->window_clean = 1;
     for (;;) {
         p->phase_lost = 0;
         publish(p, &j);
@@ -462,6 +465,7 @@ static int run_phases(mproc_pool *p, struct job j)
             return MPROC_ECANCELED;
         if (!p->phase_lost)
             return 0;
+        p->window_clean = 0; /* statuses must be read item by item */
         uint64_t k = 0;
         for (uint64_t i = 0; i < total; i++)
             if (p->meta_status[i] == POOL_PENDING)
@@ -561,13 +565,20 @@ static int map_all(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, siz
         p->exit_info = mo && mo->exit_info ? mo->exit_info + b : NULL;
         int rc = map_window(p, fn, (const char *)in + b * in_size, (char *)out + b * out_size, k,
                             in_size, out_size, copy, mo);
-        for (uint64_t i = 0; i < k; i++) {
-            int s = p->meta_status[i] != POOL_PENDING ? p->meta_status[i]
-                    : atomic_load(&p->stop_req)       ? MPROC_ECANCELED
-                                                      : MPROC_EBROKEN;
-            failed += s != 0;
+        if (rc == 0 && p->window_clean) {
+            /* No crash: every status is final and the workers counted the failures. */
+            failed += (int)atomic_load(&p->ctl->failed);
             if (item_status)
-                item_status[b + i] = s;
+                memcpy(item_status + b, p->meta_status, k * sizeof(int));
+        } else {
+            for (uint64_t i = 0; i < k; i++) {
+                int s = p->meta_status[i] != POOL_PENDING ? p->meta_status[i]
+                        : atomic_load(&p->stop_req)       ? MPROC_ECANCELED
+                                                          : MPROC_EBROKEN;
+                failed += s != 0;
+                if (item_status)
+                    item_status[b + i] = s;
+            }
         }
         if (rc == MPROC_ECANCELED) { /* terminated from another thread: the rest never ran */
             for (size_t i = b + k; i < n; i++, failed++)

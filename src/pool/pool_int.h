@@ -73,8 +73,14 @@ struct ctl {
     _Atomic uint32_t gen; /* bumped for each new job and for shutdown */
     _Atomic uint32_t shutdown;
     struct job job;
-    _Atomic uint64_t next; /* (gen << 32) | next position: a claim is a CAS on it */
-    _Atomic uint64_t done; /* positions finished in this job (a wake-up hint) */
+    /* The claim counter and the completion counters get a cache line each: every claim
+     * writes `next`, and sharing its line with `done` would make the workers' end-of-job
+     * updates and the parent's polling bounce it between cores. */
+    _Alignas(64) _Atomic uint64_t next; /* (gen << 32) | next position: a claim is a CAS on it */
+    _Alignas(64) _Atomic uint64_t done; /* positions finished in this job, published by each
+                                           worker once, when it runs out of work (a hint) */
+    _Atomic uint64_t failed;            /* of those, items whose fn returned non-zero */
+    _Alignas(64) char after_counters;
     _Atomic uint32_t parent_waiting;
     int efd;      /* eventfd written when done reaches count */
     int trace_fd; /* O_APPEND trace file, or -1 */

@@ -88,8 +88,11 @@ static int claim(struct ctl *c, uint32_t g, const struct job *j, int64_t item_ns
     }
 }
 
-static void run_chunk(struct ctl *c, struct wslot *w, const struct job *j, uint64_t b, uint64_t n)
+/* Runs positions [b, b+n) of a job; returns how many items failed (fn returned non-zero). */
+static uint64_t run_chunk(struct ctl *c, struct wslot *w, const struct job *j, uint64_t b,
+                          uint64_t n)
 {
+    uint64_t failed = 0;
     for (uint64_t pos = b; pos < b + n; pos++) {
         uint64_t i = j->list ? j->list[pos] : pos;
         atomic_store_explicit(&w->cur, i, memory_order_relaxed);
@@ -97,12 +100,24 @@ static void run_chunk(struct ctl *c, struct wslot *w, const struct job *j, uint6
             atomic_store_explicit(&w->t0_ns, mproc__now_ns(), memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
         int rc = j->fn(j->in + i * j->in_size, j->out + i * j->out_size, c->ctx);
+        failed += rc != 0;
         /* status after the output: a finished status means the output is there. */
         atomic_store_explicit((_Atomic int32_t *)&j->status[i], rc == POOL_PENDING ? -1 : rc,
                               memory_order_release);
     }
     atomic_store_explicit(&w->cur, POOL_NO_ITEM, memory_order_release);
-    uint64_t done = atomic_fetch_add_explicit(&c->done, n, memory_order_acq_rel) + n;
+    return failed;
+}
+
+/* Publishes this worker's share of a job. The worker whose share completes the job wakes
+ * the parent. One atomic per worker per job keeps the hot path free of shared writes
+ * other than the claim itself. */
+static void publish_done(struct ctl *c, const struct job *j, uint64_t ran, uint64_t failed)
+{
+    if (ran == 0)
+        return;
+    atomic_fetch_add_explicit(&c->failed, failed, memory_order_relaxed);
+    uint64_t done = atomic_fetch_add_explicit(&c->done, ran, memory_order_acq_rel) + ran;
     if (done == j->count) {
         uint64_t one = 1;
         (void)mproc__write(c->efd, &one, sizeof one);
@@ -116,22 +131,28 @@ static uint64_t run_job(struct ctl *c, struct wslot *w, uint32_t g, int64_t *ite
     struct job j;
     if (!read_job(c, g, &j) || !j.fn)
         return 0;
-    uint64_t ran = 0, b, n;
+    uint64_t ran = 0, failed = 0, b, n;
+    /* Chunks are timed only where it matters: adaptive sizing and tracing. */
+    int timed = j.chunk == 0 || c->trace_fd >= 0;
     atomic_store_explicit(&w->state, W_RUNNING, memory_order_seq_cst);
+    int64_t start = mproc__now_ns();
     while (claim(c, g, &j, *item_ns, &b, &n)) {
-        int64_t t0 = mproc__now_ns();
-        run_chunk(c, w, &j, b, n);
-        int64_t t1 = mproc__now_ns(), dt = t1 - t0;
-        mproc__trace_span(c->trace_fd, (int)(w - c->w), "chunk", t0, t1, (long long)b,
-                          (long long)n);
-        *item_ns = dt / (int64_t)n;
-        atomic_fetch_add_explicit(&w->busy_ns, dt, memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->tasks, n, memory_order_relaxed);
+        int64_t t0 = timed ? mproc__now_ns() : 0;
+        failed += run_chunk(c, w, &j, b, n);
+        if (timed) {
+            int64_t t1 = mproc__now_ns();
+            mproc__trace_span(c->trace_fd, (int)(w - c->w), "chunk", t0, t1, (long long)b,
+                              (long long)n);
+            *item_ns = (t1 - t0) / (int64_t)n;
+        }
         ran += n;
         if (ran >= budget)
             break;
     }
+    atomic_fetch_add_explicit(&w->busy_ns, mproc__now_ns() - start, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->tasks, ran, memory_order_relaxed);
     atomic_store_explicit(&w->state, W_IDLE, memory_order_seq_cst);
+    publish_done(c, &j, ran, failed);
     return ran;
 }
 
