@@ -67,8 +67,7 @@ struct cli_joblog *cli_joblog_open(const char *path, int resume)
     int append = resume != 0;
     if (append)
         read_done(jl, path, resume);
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC);
-    jl->fd = open(path, flags, 0644);
+    jl->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
     if (jl->fd < 0)
         cli_die("cannot open joblog '%s': %s", path, strerror(errno));
     struct stat st;

@@ -57,14 +57,16 @@ void cli_summary(const struct cli_counts *c, int64_t t0_ms, int sig)
 {
     char line[512];
     double wall = (double)(cli_now_ms() - t0_ms) / 1000.0;
-    char skipped[64] = "", intr[64] = "";
+    char killed[64] = "", skipped[64] = "", intr[64] = "";
+    if (c->killed)
+        snprintf(killed, sizeof killed, ", %ld killed", c->killed);
     if (c->skipped)
         snprintf(skipped, sizeof skipped, ", %ld skipped (resume)", c->skipped);
     if (sig)
-        snprintf(intr, sizeof intr, ", interrupted by signal %d", sig);
+        snprintf(intr, sizeof intr, "; interrupted by %s", strsignal(sig));
     int n = snprintf(line, sizeof line,
-                     "mproc: %ld jobs: %ld ok, %ld failed, %ld timed out%s%s; wall %.3f s\n",
-                     c->done, c->ok, c->failed, c->timed_out, skipped, intr, wall);
+                     "mproc: %ld jobs: %ld ok, %ld failed, %ld timed out%s%s; wall %.3f s%s\n",
+                     c->done, c->ok, c->failed, c->timed_out, killed, skipped, wall, intr);
     if (n > 0)
         (void)cli_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
