@@ -11,6 +11,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ struct runner {
     int gen_state; /* CLI_GEN_ARGS (try), CLI_GEN_WAIT, CLI_GEN_EOF */
     int halting, halt_status, fatal;
     int sigfd, sig;
+    int devnull; /* the jobs' stdin, opened once rather than by every spawn */
     int64_t next_start, t0, last_draw;
     int show_progress;
     struct cli_counts c;
@@ -291,7 +293,8 @@ static void launch(struct runner *r, struct job *j)
     j->received = 0;
     mproc_failure f = {0, 0};
     mproc_opts po = {.flags = MPROC_NEW_PGROUP, .failure = &f};
-    po.stdio[0].kind = MPROC_STDIO_NULL; /* as GNU parallel: jobs do not read our stdin */
+    po.stdio[0].kind = MPROC_STDIO_FD; /* as GNU parallel: jobs do not read our stdin */
+    po.stdio[0].fd = r->devnull;
     po.stdio[1].kind = MPROC_STDIO_PIPE;
     po.stdio[2].kind = MPROC_STDIO_PIPE;
     int rc = mproc_spawn(&j->proc, (const char *const *)j->argv, &po);
@@ -766,6 +769,9 @@ int cli_run(struct cli_opts *o)
     if (o->joblog)
         r.jl = cli_joblog_open(o->joblog, o->resume);
     r.sigfd = block_signals();
+    r.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (r.devnull < 0)
+        cli_die("cannot open /dev/null: %s", strerror(errno));
     r.t0 = cli_now_ms();
     r.show_progress = (o->progress || o->bar) && isatty(2);
     while (1) {
@@ -781,6 +787,7 @@ int cli_run(struct cli_opts *o)
         cli_summary(&r.c, r.t0, r.sig);
     int status = exit_status(&r);
     close(r.sigfd);
+    close(r.devnull);
     cli_joblog_close(r.jl);
     cli_gen_free(r.gen);
     cli_tmpl_free(r.tmpl);
