@@ -541,6 +541,16 @@ static void halt_on_success(void **state)
         ARGS("-j1", "--halt", "now,success=1", "echo {}; exit {}", ":::", "1", "0", "3"));
 }
 
+static void halt_percentage_status_is_the_failed_percentage(void **state)
+{
+    (void)state;
+    compare2(
+        NULL, 0,
+        ARGS("-j1", "--halt", "soon,fail=50%", "--shell", "exit {}", ":::", "0", "1", "1", "0", "0",
+             "0"),
+        ARGS("-j1", "--halt", "soon,fail=50%", "exit {}", ":::", "0", "1", "1", "0", "0", "0"));
+}
+
 static void halt_now_kills_running_jobs(void **state)
 {
     (void)state;
@@ -931,6 +941,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(halt_now_fail_1_gives_the_job_status),
         cmocka_unit_test(halt_soon_fail_n_counts),
         cmocka_unit_test(halt_on_success),
+        cmocka_unit_test(halt_percentage_status_is_the_failed_percentage),
         cmocka_unit_test(halt_now_kills_running_jobs),
         cmocka_unit_test(timeout_kills_the_whole_group),
         cmocka_unit_test(timeout_in_joblog_matches_parallel),

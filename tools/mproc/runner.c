@@ -165,8 +165,23 @@ static struct job *job_new(struct runner *r, char **args)
 
 /* ---- output ---------------------------------------------------------------------------- */
 
+/* The progress line is on the terminal: wipe it before a job's output goes out (the
+ * next timer tick draws it again below). File-scope because every printing path needs
+ * it and there is one progress line per process. */
+static int progress_shown;
+
+static void before_output(void)
+{
+    if (progress_shown) {
+        cli_progress_clear();
+        progress_shown = 0;
+    }
+}
+
 static void print_job(struct job *j)
 {
+    if (cli_obuf_size(&j->out[0]) || cli_obuf_size(&j->out[1]))
+        before_output();
     (void)cli_obuf_flush(&j->out[0], 1, j->tag, j->taglen);
     (void)cli_obuf_flush(&j->out[1], 2, j->tag, j->taglen);
 }
@@ -192,6 +207,7 @@ static void advance_ordered(struct runner *r)
 static void live_data(struct runner *r, struct job *j, int s, const char *data, size_t n)
 {
     struct cli_obuf *b = &j->out[s];
+    before_output();
     if (r->o->keep_order) { /* the only live job: nothing can come between its bytes */
         (void)cli_emit(s + 1, data, n, j->tag, j->taglen, &b->at_bol);
         return;
@@ -628,6 +644,7 @@ static void poll_once(struct runner *r)
     if (r->show_progress && cli_now_ms() - r->last_draw >= PROGRESS_MS) {
         r->c.total = cli_gen_total(r->gen);
         cli_progress_draw(&r->c, r->t0, r->o->bar);
+        progress_shown = 1;
         r->last_draw = cli_now_ms();
     }
 }
@@ -734,7 +751,8 @@ static int exit_status(const struct runner *r)
     if (r->halt_status >= 0)
         return r->halt_status;
     if (r->o->halt_when != CLI_HALT_NEVER && r->o->halt_pct && r->c.done > 0)
-        return (int)(100 * r->failed_self / r->c.done); /* GNU parallel: the percentage */
+        /* GNU parallel: the percentage of jobs that failed, rounded up */
+        return (int)((100 * r->failed_self + r->c.done - 1) / r->c.done);
     return r->failed_self > 100 ? CLI_EXIT_MANY_FAIL : (int)r->failed_self;
 }
 
@@ -780,8 +798,7 @@ int cli_run(struct cli_opts *o)
             break;
         poll_once(&r);
     }
-    if (r.show_progress)
-        cli_progress_clear();
+    before_output();
     r.c.total = cli_gen_total(r.gen);
     if (o->summary == 1 || (o->summary == -1 && isatty(2)))
         cli_summary(&r.c, r.t0, r.sig);
