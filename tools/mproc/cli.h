@@ -126,6 +126,7 @@ struct cli_obuf {
     int spill;        /* temporary file, -1 if none */
     uint64_t spilled; /* bytes in it */
     int at_bol;       /* the next byte printed starts a line (for --tag) */
+    int no_spill;     /* a temporary file could not be made: stay in memory */
 };
 void cli_obuf_init(struct cli_obuf *b);
 void cli_obuf_reset(struct cli_obuf *b); /* drops the content, frees memory */

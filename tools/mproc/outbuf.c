@@ -74,10 +74,18 @@ int cli_obuf_add(struct cli_obuf *b, const char *data, size_t n)
 {
     if (n == 0)
         return 0;
-    if (b->spill < 0 && (b->len + n > SPILL_AT || cli_obuf_mem_total + n > SPILL_TOTAL)) {
+    if (b->spill < 0 && !b->no_spill &&
+        (b->len + n > SPILL_AT || cli_obuf_mem_total + n > SPILL_TOTAL)) {
         int rc = spill_out(b);
-        if (rc < 0)
+        if (rc < 0 && b->spill < 0) {
+            /* No temporary file (descriptor limit, read-only /tmp): memory it is, rather
+             * than dropping the job's output. */
+            cli_warn("cannot create a temporary file for job output (%s): keeping it in memory",
+                     strerror(-rc));
+            b->no_spill = 1;
+        } else if (rc < 0) {
             return rc;
+        }
     }
     if (b->spill >= 0) {
         b->spilled += n;
