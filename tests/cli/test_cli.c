@@ -912,6 +912,66 @@ static void summary_on_request_only(void **state)
     out_free(&o);
 }
 
+/* Runs mproc with stderr on a pseudo-terminal; returns what the terminal received. */
+static char *stderr_on_tty(const char *const *args, int *status)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(slave >= 0);
+    const char *argv[64] = {tool(), "run"};
+    size_t n = 2;
+    for (; args[n - 2]; n++)
+        argv[n] = args[n - 2];
+    argv[n] = NULL;
+    mproc_opts po = {0};
+    po.stdio[0].kind = MPROC_STDIO_NULL;
+    po.stdio[1].kind = MPROC_STDIO_NULL;
+    po.stdio[2].kind = MPROC_STDIO_FD;
+    po.stdio[2].fd = slave;
+    mproc_proc *p;
+    assert_ok(mproc_spawn(&p, argv, &po));
+    close(slave);
+    char *buf = NULL;
+    size_t len = 0;
+    append(&buf, &len, "", 0);
+    for (;;) { /* EIO once the last holder of the slave side has closed it */
+        struct pollfd pfd = {master, POLLIN, 0};
+        if (poll(&pfd, 1, 20000) <= 0)
+            break;
+        char tmp[4096];
+        ssize_t r = read(master, tmp, sizeof tmp);
+        if (r <= 0)
+            break;
+        append(&buf, &len, tmp, (size_t)r);
+    }
+    close(master);
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 20000, &st));
+    *status = st.exited ? st.code : 128 + st.signal;
+    mproc_proc_free(p);
+    return buf;
+}
+
+static void bar_and_summary_on_a_terminal(void **state)
+{
+    (void)state;
+    int status;
+    char *tty = stderr_on_tty(ARGS("-j2", "--bar", "sleep", ":::", "0.3", "0.3", "0.3"), &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(tty, "\r["));     /* the bar, redrawn in place */
+    assert_non_null(strstr(tty, "/3 done")); /* with the total */
+    assert_non_null(strstr(tty, "ETA"));
+    assert_non_null(strstr(tty, "3 jobs: 3 ok")); /* a terminal gets the summary */
+    free(tty);
+    tty = stderr_on_tty(ARGS("--no-summary", "true", ":::", "a"), &status);
+    assert_int_equal(status, 0);
+    assert_null(strstr(tty, "jobs:"));
+    free(tty);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -965,6 +1025,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(jobs_limit_is_respected),
         cmocka_unit_test(delay_spaces_job_starts),
         cmocka_unit_test(summary_on_request_only),
+        cmocka_unit_test(bar_and_summary_on_a_terminal),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
