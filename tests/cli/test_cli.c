@@ -452,7 +452,7 @@ static void line_buffer_prints_lines_as_they_come(void **state)
     struct out o;
     run_tool(
         &o, NULL,
-        ARGS("-j2", "--line-buffer", "--shell", "echo {}1; sleep 0.4; echo {}2", ":::", "a", "b"));
+        ARGS("-j2", "--line-buffer", "--shell", "echo {}1; sleep 1; echo {}2", ":::", "a", "b"));
     assert_int_equal(o.status, 0);
     /* both first lines come before both second lines: the jobs' lines interleave */
     assert_int_equal(strlen(o.out), 12);
