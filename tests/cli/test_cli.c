@@ -670,8 +670,9 @@ static void joblog_matches_parallel(void **state)
     char *d = mk_tmpdir();
     char *a = path_in(d, "m.log"), *b = path_in(d, "p.log");
     compare2(NULL, 0,
-             ARGS("-j1", "--joblog", a, "--shell", "printf {}; exit {}", ":::", "0", "3", "12"),
-             ARGS("-j1", "--joblog", b, "printf {}; exit {}", ":::", "0", "3", "12"));
+             ARGS("-j1", "--joblog", a, "--shell", "printf {}; echo e >&2; exit {}", ":::", "0",
+                  "3", "12"),
+             ARGS("-j1", "--joblog", b, "printf {}; echo e >&2; exit {}", ":::", "0", "3", "12"));
     char *la = read_file(a), *lb = read_file(b);
     char *sa = strip_times(la), *sb = strip_times(lb);
     assert_string_equal(sa, sb);

@@ -241,7 +241,8 @@ static void read_stream(struct runner *r, struct job *j, int s)
         n = cli_obuf_fill(&j->out[s], j->fd[s]);
     }
     if (n > 0) {
-        j->received += (uint64_t)n;
+        if (s == 0) /* GNU parallel's Receive column counts stdout only */
+            j->received += (uint64_t)n;
         return;
     }
     if (n == -EAGAIN)
