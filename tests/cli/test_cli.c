@@ -862,6 +862,56 @@ static void sigkill_of_mproc_kills_jobs(void **state)
     signal_ends_jobs(SIGKILL, 128 + SIGKILL);
 }
 
+/* The state letter of a process in /proc/PID/stat ('T' stopped), or 0 if gone. */
+static char proc_state(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static int wait_state(int pid, int stopped)
+{
+    for (int i = 0; i < 500; i++) {
+        char c = proc_state(pid);
+        if ((c == 'T') == stopped)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void ctrl_z_stops_and_continues_jobs(void **state)
+{
+    (void)state;
+    /* Jobs run in their own process groups: mproc passes SIGTSTP on, stops itself, and
+     * continues them when it is continued. */
+    int pids[2];
+    mproc_proc *p = start_sleepers(pids);
+    assert_ok(mproc_proc_signal(p, SIGTSTP));
+    assert_true(wait_state(pids[0], 1));
+    assert_true(wait_state(pids[1], 1));
+    assert_true(wait_state(mproc_proc_pid(p), 1));
+    assert_ok(mproc_proc_signal(p, SIGCONT));
+    assert_true(wait_state(pids[0], 0));
+    assert_true(wait_state(pids[1], 0));
+    assert_ok(mproc_proc_signal(p, SIGTERM));
+    struct out o;
+    memset(&o, 0, sizeof o);
+    collect(p, &o);
+    assert_int_equal(o.status, 143);
+    assert_true(mproc_test_wait_gone(pids[0], 5000));
+    assert_true(mproc_test_wait_gone(pids[1], 5000));
+    out_free(&o);
+}
+
 /* ---- misc ----------------------------------------------------------------------------------- */
 
 static void help_and_version(void **state)
@@ -1022,6 +1072,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sigterm_kills_jobs_and_exits_143),
         cmocka_unit_test(sigint_kills_jobs_and_exits_130),
         cmocka_unit_test(sigkill_of_mproc_kills_jobs),
+        cmocka_unit_test(ctrl_z_stops_and_continues_jobs),
         cmocka_unit_test(help_and_version),
         cmocka_unit_test(jobs_limit_is_respected),
         cmocka_unit_test(delay_spaces_job_starts),

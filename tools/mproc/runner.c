@@ -554,11 +554,38 @@ static int next_timer(const struct runner *r)
     return next <= now ? 0 : (int)(next - now > 1000000 ? 1000000 : next - now);
 }
 
+/* Ctrl-Z: the jobs live in their own process groups, so the terminal's SIGTSTP reaches
+ * only mproc. Stop their groups, stop ourselves; once continued (fg, bg), continue them
+ * and move their timeouts by the time spent stopped. */
+static void suspend(struct runner *r)
+{
+    for (struct job *j = r->head; j; j = j->next)
+        if (j->proc && !j->finished)
+            (void)mproc_proc_signal_group(j->proc, SIGTSTP);
+    before_output();
+    int64_t t0 = cli_now_ms();
+    raise(SIGSTOP);
+    int64_t stopped = cli_now_ms() - t0;
+    for (struct job *j = r->head; j; j = j->next) {
+        if (!j->proc || j->finished)
+            continue;
+        (void)mproc_proc_signal_group(j->proc, SIGCONT);
+        if (j->deadline_ms != INT64_MAX)
+            j->deadline_ms += stopped;
+        if (j->kill_at_ms != INT64_MAX)
+            j->kill_at_ms += stopped;
+    }
+}
+
 static void on_signal(struct runner *r)
 {
     struct signalfd_siginfo si;
     while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         int sig = (int)si.ssi_signo;
+        if (sig == SIGTSTP) {
+            suspend(r);
+            continue;
+        }
         if (r->sig) { /* a second signal: no more grace */
             kill_all(r, SIGKILL);
             continue;
@@ -670,6 +697,7 @@ static int block_signals(void)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTSTP);
     /* Blocked here and read from a signalfd in the loop; the library's child setup
      * empties the mask and restores default dispositions before exec. */
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
