@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# bench_cli.sh: `mproc run` against its peers. Prints one line per case: `name ms_per_job`
-# (the median of RUNS runs, wall clock).
+# bench_cli.sh: `mproc run` against its peers. Prints one line per case: `name ms_per_job`,
+# the median over RUNS rounds of wall-clock time divided by the number of jobs. The cases
+# run interleaved, one of each per round, so a noisy machine weighs on all of them alike.
 #   1. N jobs of /bin/true at -j2: mproc run, xargs -P2 -n1, GNU parallel -j2, and a bare
 #      posix_spawn loop (the floor, bench/spawn_floor.c, compiled here with cc -O2);
-#   2. 100 jobs that each write 10 MiB to stdout, -j2, output grouped per job, to a pipe.
+#   2. BIG_JOBS jobs that each write 10 MiB to stdout, -j2, into a pipe: mproc run (output
+#      grouped per job), GNU parallel (grouped), xargs (not grouped: jobs share the pipe).
 # usage: bench/bench_cli.sh [path/to/mproc]   (default: build/release/mproc; build it with
 #        cmake --preset release && cmake --build --preset release)
 # env:   N (default 1000), RUNS (default 5), BIG_JOBS (default 100)
@@ -20,47 +22,42 @@ trap 'rm -rf "$tmp"' EXIT
 cc -O2 -o "$tmp/spawn_floor" bench/spawn_floor.c
 seq "$N" >"$tmp/args"
 seq "$BIG_JOBS" >"$tmp/big"
-
-# median_ms_per_job JOBS CMD...: runs CMD RUNS times, prints the median ms per job.
-median_ms_per_job() {
-    local jobs=$1
-    shift
-    local i s e
-    for ((i = 0; i < RUNS; i++)); do
-        s=$(date +%s%N)
-        "$@" >/dev/null
-        e=$(date +%s%N)
-        echo $((e - s))
-    done | sort -n | awk -v jobs="$jobs" '{ t[NR] = $1 }
-        END { printf "%.3f\n", t[int((NR + 1) / 2)] / jobs / 1e6 }'
-}
-
-report() { # name jobs cmd...
-    local name=$1
-    shift
-    printf '%s %s\n' "$name" "$(median_ms_per_job "$@")"
-}
-
-have_parallel=0
-command -v parallel >/dev/null && have_parallel=1
-
-# 1. /bin/true at -j2 (each command gets its argument appended, as xargs -n1 does)
-report spawn_floor_j2 "$N" "$tmp/spawn_floor" "$N" 2 /bin/true
-report mproc_run_j2 "$N" "$MPROC" run -j2 /bin/true :::: "$tmp/args"
-report xargs_P2 "$N" sh -c 'xargs -P2 -n1 /bin/true <"$1"' sh "$tmp/args"
-if [ $have_parallel = 1 ]; then
-    report gnu_parallel_j2 "$N" parallel --will-cite -j2 /bin/true :::: "$tmp/args"
-else
-    echo "gnu_parallel_j2 NA (parallel not installed)"
-fi
-
-# 2. 100 jobs x 10 MiB, grouped, through a pipe
 big='head -c 10485760 /dev/zero'
-report mproc_run_10MiB_grouped "$BIG_JOBS" sh -c '"$1" run -j2 sh -c "$2" {} :::: "$3" | cat >/dev/null' \
-    sh "$MPROC" "$big" "$tmp/big"
-report xargs_10MiB_ungrouped "$BIG_JOBS" sh -c 'xargs -P2 -n1 sh -c "$1" <"$2" | cat >/dev/null' \
-    sh "$big" "$tmp/big"
-if [ $have_parallel = 1 ]; then
-    report gnu_parallel_10MiB_grouped "$BIG_JOBS" sh -c 'parallel --will-cite -j2 -q sh -c "$1" {} :::: "$2" | cat >/dev/null' \
-        sh "$big" "$tmp/big"
+
+# Every runner appends one argument per job (coreutils' true reads its locale only when
+# it has one), so spawn_floor appends the job number too.
+case_spawn_floor_j2() { "$tmp/spawn_floor" "$N" 2 /bin/true; }
+case_mproc_run_j2() { "$MPROC" run -j2 /bin/true :::: "$tmp/args"; }
+case_xargs_P2() { xargs -P2 -n1 /bin/true <"$tmp/args"; }
+case_gnu_parallel_j2() { parallel --will-cite -j2 /bin/true :::: "$tmp/args"; }
+case_mproc_run_10MiB_grouped() { "$MPROC" run -j2 sh -c "$big" {} :::: "$tmp/big" | cat >/dev/null; }
+case_xargs_10MiB_ungrouped() { xargs -P2 -n1 sh -c "$big" <"$tmp/big" | cat >/dev/null; }
+case_gnu_parallel_10MiB_grouped() {
+    parallel --will-cite -j2 -q sh -c "$big" {} :::: "$tmp/big" | cat >/dev/null
+}
+
+small=(spawn_floor_j2 mproc_run_j2 xargs_P2)
+large=(mproc_run_10MiB_grouped xargs_10MiB_ungrouped)
+if command -v parallel >/dev/null; then
+    small+=(gnu_parallel_j2)
+    large+=(gnu_parallel_10MiB_grouped)
+else
+    echo "bench_cli: GNU parallel not installed: its cases are left out" >&2
 fi
+
+for ((r = 0; r < RUNS; r++)); do
+    for name in "${small[@]}" "${large[@]}"; do
+        s=$(date +%s%N)
+        "case_$name" >/dev/null
+        e=$(date +%s%N)
+        echo "$name $((e - s))" >>"$tmp/times"
+    done
+done
+
+for name in "${small[@]}" "${large[@]}"; do
+    jobs=$N
+    [[ " ${large[*]} " == *" $name "* ]] && jobs=$BIG_JOBS
+    awk -v n="$name" -v jobs="$jobs" '$1 == n { print $2 }' "$tmp/times" | sort -n |
+        awk -v n="$name" -v jobs="$jobs" '{ t[NR] = $1 }
+            END { printf "%s %.3f\n", n, t[int((NR + 1) / 2)] / jobs / 1e6 }'
+done
