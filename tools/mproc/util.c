@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,13 @@ int cli_write_all(int fd, const void *buf, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN) {
+                /* Our stdout may be a non-blocking descriptor shared with whoever started
+                 * us: wait for room rather than drop a job's output. */
+                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                (void)poll(&pfd, 1, -1);
+                continue;
+            }
             return -errno;
         }
         p += w;
