@@ -48,7 +48,7 @@ fi
 for ((r = 0; r < RUNS; r++)); do
     for name in "${small[@]}" "${large[@]}"; do
         s=$(date +%s%N)
-        "case_$name" >/dev/null
+        "case_$name" >/dev/null || { echo "bench_cli: case $name failed (round $r)" >&2; exit 1; }
         e=$(date +%s%N)
         echo "$name $((e - s))" >>"$tmp/times"
     done

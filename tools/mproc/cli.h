@@ -127,6 +127,7 @@ struct cli_obuf {
     uint64_t spilled; /* bytes in it */
     int at_bol;       /* the next byte printed starts a line (for --tag) */
     int no_spill;     /* a temporary file could not be made: stay in memory */
+    int big_pipe;     /* the pipe was enlarged (F_SETPIPE_SZ) */
 };
 void cli_obuf_init(struct cli_obuf *b);
 void cli_obuf_reset(struct cli_obuf *b); /* drops the content, frees memory */

@@ -106,6 +106,12 @@ int cli_obuf_add(struct cli_obuf *b, const char *data, size_t n)
 
 ssize_t cli_obuf_fill(struct cli_obuf *b, int fd)
 {
+    if (!b->big_pipe && cli_obuf_size(b) >= CHUNK) {
+        /* A job that writes a lot: a bigger pipe means fewer wakeups for it and for us
+         * (the kernel's pipe-max-size, 1 MiB by default, caps it; failure is harmless). */
+        (void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+        b->big_pipe = 1;
+    }
     if (b->spill >= 0) {
         /* Straight from the pipe into the file: no copy through user space. */
         ssize_t n = splice(fd, NULL, b->spill, NULL, 1u << 20, SPLICE_F_MOVE);
