@@ -377,6 +377,34 @@ static void stdin_null_separated(void **state)
     input_len_override = 0;
 }
 
+static void stdin_streams_jobs_as_lines_arrive(void **state)
+{
+    (void)state;
+    /* The first job runs and prints while stdin is still open: input is read without
+     * blocking the loop. */
+    const char *argv[] = {tool(), "run", "-j2", "echo", NULL};
+    mproc_opts po = {0};
+    po.stdio[0].kind = MPROC_STDIO_PIPE;
+    po.stdio[1].kind = MPROC_STDIO_PIPE;
+    po.stdio[2].kind = MPROC_STDIO_NULL;
+    mproc_proc *p;
+    assert_ok(mproc_spawn(&p, argv, &po));
+    assert_int_equal(write(mproc_proc_stdio(p, 0), "first\n", 6), 6);
+    struct pollfd pfd = {mproc_proc_stdio(p, 1), POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    char buf[64] = "";
+    assert_int_equal(read(pfd.fd, buf, sizeof buf - 1), 6);
+    assert_string_equal(buf, "first\n");
+    assert_int_equal(write(mproc_proc_stdio(p, 0), "second\n", 7), 7);
+    mproc_proc_close_stdio(p, 0);
+    struct out o;
+    memset(&o, 0, sizeof o);
+    collect(p, &o);
+    assert_string_equal(o.out, "second\n");
+    assert_int_equal(o.status, 0);
+    out_free(&o);
+}
+
 static void empty_stdin_runs_nothing(void **state)
 {
     (void)state;
@@ -1036,6 +1064,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(arg_file_and_list_sources),
         cmocka_unit_test(stdin_lines_are_arguments),
         cmocka_unit_test(stdin_null_separated),
+        cmocka_unit_test(stdin_streams_jobs_as_lines_arrive),
         cmocka_unit_test(empty_stdin_runs_nothing),
         cmocka_unit_test(direct_mode_uses_no_shell),
         cmocka_unit_test(shell_mode_quotes_arguments),
