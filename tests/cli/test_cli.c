@@ -969,6 +969,26 @@ static void jobs_limit_is_respected(void **state)
     assert_true(mproc_test_now_ms() - t0 < 5500); /* all at once, generously */
 }
 
+static void jobs_relative_to_cpus(void **state)
+{
+    (void)state;
+    /* -j200%: twice the online CPUs at once, so the highest slot number is exactly that */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN), want = 2 * cpus;
+    char *input = calloc((size_t)(want + 2), 8);
+    for (long i = 0; i < want + 2; i++)
+        sprintf(input + strlen(input), "%ld\n", i);
+    struct out o;
+    run_tool(&o, input, ARGS("-j200%", "--shell", "sleep 1; echo {%}"));
+    free(input);
+    assert_int_equal(o.status, 0);
+    long max = 0;
+    for (char *p = o.out; *p; p = strchr(p, '\n') + 1)
+        if (atol(p) > max)
+            max = atol(p);
+    assert_int_equal(max, want);
+    out_free(&o);
+}
+
 static void delay_spaces_job_starts(void **state)
 {
     (void)state;
@@ -1104,6 +1124,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(ctrl_z_stops_and_continues_jobs),
         cmocka_unit_test(help_and_version),
         cmocka_unit_test(jobs_limit_is_respected),
+        cmocka_unit_test(jobs_relative_to_cpus),
         cmocka_unit_test(delay_spaces_job_starts),
         cmocka_unit_test(summary_on_request_only),
         cmocka_unit_test(bar_and_summary_on_a_terminal),

@@ -26,7 +26,8 @@ static const char usage_text[] =
     "  With none of them, the arguments are appended to the command.\n"
     "\n"
     "Options:\n"
-    "  -j, --jobs N         run N jobs at once (default: online CPUs; 0: as many as possible)\n"
+    "  -j, --jobs N         run N jobs at once (default: online CPUs; 0: as many as possible;\n"
+    "                       +N, -N, N%: online CPUs plus N, minus N, N% of them)\n"
     "  --shell              run the command with /bin/sh -c (arguments quoted safely)\n"
     "  -k, --keep-order     print output in input order\n"
     "  --line-buffer        print whole lines as they come (jobs' lines interleave)\n"
@@ -134,6 +135,25 @@ static long online_cpus(void)
     return n > 0 ? n : 1;
 }
 
+/* -j N, or GNU parallel's relative forms: +N and -N (CPUs plus or minus N, at least 1),
+ * N% (that share of the CPUs, at least 1). */
+static long parse_jobs(const char *opt, const char *v)
+{
+    size_t n = strlen(v);
+    long cpus = online_cpus(), jobs;
+    if (v[0] == '+' || v[0] == '-') {
+        long d = parse_long(opt, v + 1, 0);
+        jobs = v[0] == '+' ? cpus + d : cpus - d;
+    } else if (n > 1 && v[n - 1] == '%') {
+        char num[32];
+        snprintf(num, sizeof num, "%.*s", (int)(n - 1), v);
+        jobs = cpus * parse_long(opt, num, 0) / 100;
+    } else {
+        return parse_long(opt, v, 0);
+    }
+    return jobs < 1 ? 1 : jobs;
+}
+
 /* Options that take a value: returns the value (from "--opt=V", "-jV" or the next word). */
 static const char *opt_value(const char *name, const char *arg, int argc, char **argv, int *i)
 {
@@ -167,7 +187,7 @@ static int parse_value_opt(struct cli_opts *o, int argc, char **argv, int *i)
     const char *a = argv[*i];
     if (is_opt(a, "-j") || is_opt(a, "--jobs") || is_opt(a, "-P")) {
         const char *name = a[1] == '-' ? "--jobs" : a[1] == 'P' ? "-P" : "-j";
-        o->jobs = parse_long(name, opt_value(name, a, argc, argv, i), 0);
+        o->jobs = parse_jobs(name, opt_value(name, a, argc, argv, i));
     } else if (is_opt(a, "--timeout")) {
         o->timeout_ms = parse_secs("--timeout", opt_value("--timeout", a, argc, argv, i));
     } else if (is_opt(a, "--retries")) {
