@@ -45,8 +45,9 @@ struct job {
     int finished, live;
     struct cli_obuf out[2];
     uint64_t received;
-    struct job *prev, *next; /* active list, input order */
-    struct job *rnext;       /* retry queue */
+    struct job *prev, *next;         /* active list, input order */
+    struct job *run_prev, *run_next; /* running list: launched and not yet ended */
+    struct job *rnext;               /* retry queue */
 };
 
 struct pref {
@@ -60,6 +61,7 @@ struct runner {
     struct cli_tmpl *tmpl;
     struct cli_joblog *jl;
     struct job *head, *tail;
+    struct job *running; /* the loop visits only these, however long -k's backlog is */
     struct job *rhead, *rtail;
     long next_seq, nrunning, max_running;
     unsigned char *slots;
@@ -121,6 +123,26 @@ static void list_remove(struct runner *r, struct job *j)
         j->next->prev = j->prev;
     else
         r->tail = j->prev;
+}
+
+static void running_add(struct runner *r, struct job *j)
+{
+    j->run_prev = NULL;
+    j->run_next = r->running;
+    if (r->running)
+        r->running->run_prev = j;
+    r->running = j;
+}
+
+static void running_remove(struct runner *r, struct job *j)
+{
+    if (j->run_prev)
+        j->run_prev->run_next = j->run_next;
+    else
+        r->running = j->run_next;
+    if (j->run_next)
+        j->run_next->run_prev = j->run_prev;
+    j->run_prev = j->run_next = NULL;
 }
 
 static void job_free(struct job *j)
@@ -269,7 +291,7 @@ static void signal_job(struct job *j, int sig)
 static void kill_all(struct runner *r, int sig)
 {
     int64_t now = cli_now_ms();
-    for (struct job *j = r->head; j; j = j->next) {
+    for (struct job *j = r->running; j; j = j->run_next) {
         if (!j->proc || j->finished)
             continue;
         signal_job(j, sig);
@@ -315,6 +337,7 @@ static void launch(struct runner *r, struct job *j)
     po.stdio[1].kind = MPROC_STDIO_PIPE;
     po.stdio[2].kind = MPROC_STDIO_PIPE;
     int rc = mproc_spawn(&j->proc, (const char *const *)j->argv, &po);
+    running_add(r, j);
     r->nrunning++;
     r->c.running = r->nrunning;
     if (r->o->delay_ms > 0)
@@ -435,6 +458,7 @@ static void job_finish(struct runner *r, struct job *j)
 /* The job's process has ended and its pipes are closed. */
 static void job_ended(struct runner *r, struct job *j)
 {
+    running_remove(r, j);
     r->nrunning--;
     r->c.running = r->nrunning;
     slot_give(r, j->slot);
@@ -536,7 +560,7 @@ static void add_pfd(struct runner *r, size_t *n, int fd, struct job *j, int what
 static int next_timer(const struct runner *r)
 {
     int64_t next = INT64_MAX, now = cli_now_ms();
-    for (struct job *j = r->head; j; j = j->next) {
+    for (struct job *j = r->running; j; j = j->run_next) {
         if (!j->proc)
             continue;
         if (j->deadline_ms < next && !j->timed_out)
@@ -559,14 +583,14 @@ static int next_timer(const struct runner *r)
  * and move their timeouts by the time spent stopped. */
 static void suspend(struct runner *r)
 {
-    for (struct job *j = r->head; j; j = j->next)
+    for (struct job *j = r->running; j; j = j->run_next)
         if (j->proc && !j->finished)
             (void)mproc_proc_signal_group(j->proc, SIGTSTP);
     before_output();
     int64_t t0 = cli_now_ms();
     raise(SIGSTOP);
     int64_t stopped = cli_now_ms() - t0;
-    for (struct job *j = r->head; j; j = j->next) {
+    for (struct job *j = r->running; j; j = j->run_next) {
         if (!j->proc || j->finished)
             continue;
         (void)mproc_proc_signal_group(j->proc, SIGCONT);
@@ -598,7 +622,7 @@ static void on_signal(struct runner *r)
 static void check_timers(struct runner *r)
 {
     int64_t now = cli_now_ms();
-    for (struct job *j = r->head; j; j = j->next) {
+    for (struct job *j = r->running; j; j = j->run_next) {
         if (!j->proc)
             continue;
         if (!j->timed_out && now >= j->deadline_ms) {
@@ -651,7 +675,7 @@ static void poll_once(struct runner *r)
     int gfd = cli_gen_fd(r->gen);
     if (r->gen_state == CLI_GEN_WAIT && can_start(r) && gfd >= 0)
         add_pfd(r, &n, gfd, NULL, 4);
-    for (struct job *j = r->head; j; j = j->next) {
+    for (struct job *j = r->running; j; j = j->run_next) {
         if (!j->proc)
             continue;
         for (int s = 0; s < 2; s++)
