@@ -78,37 +78,28 @@ static int64_t parse_secs(const char *opt, const char *v)
     return (int64_t)(d * 1000.0 + 0.5);
 }
 
-static void parse_halt(struct cli_opts *o, const char *v)
+/* GNU parallel's old --halt forms: 0 never, 1 soon,fail=1, 2 now,fail=1,
+ * -1 soon,success=1, -2 now,success=1. Returns 1 if v was one of them. */
+static int parse_halt_old(struct cli_opts *o, const char *v)
 {
-    /* GNU parallel's old numeric forms: 0 never, 1 soon,fail=1, 2 now,fail=1. */
     if (strcmp(v, "never") == 0 || strcmp(v, "0") == 0) {
         o->halt_when = CLI_HALT_NEVER;
-        return;
+        return 1;
     }
-    /* and 1 soon,fail=1, 2 now,fail=1, -1 soon,success=1, -2 now,success=1, N% soon,fail=N% */
-    static const char *const old_forms[] = {"1", "2", "-1", "-2"};
+    static const char *const forms[] = {"1", "2", "-1", "-2"};
     for (int i = 0; i < 4; i++)
-        if (strcmp(v, old_forms[i]) == 0) {
+        if (strcmp(v, forms[i]) == 0) {
             o->halt_when = i % 2 == 0 ? CLI_HALT_SOON : CLI_HALT_NOW;
             o->halt_on = i < 2 ? CLI_HALT_FAIL : CLI_HALT_SUCCESS;
             o->halt_n = 1;
-            return;
+            return 1;
         }
-    if (v[0] >= '1' && v[0] <= '9' && !strchr(v, ',')) {
-        char spec[64];
-        snprintf(spec, sizeof spec, "soon,fail=%s", v);
-        parse_halt(o, spec);
-        return;
-    }
-    const char *comma = strchr(v, ',');
-    size_t wl = comma ? (size_t)(comma - v) : 0;
-    if (comma && wl == 3 && strncmp(v, "now", 3) == 0)
-        o->halt_when = CLI_HALT_NOW;
-    else if (comma && wl == 4 && strncmp(v, "soon", 4) == 0)
-        o->halt_when = CLI_HALT_SOON;
-    else
-        cli_die("--halt: '%s' is not now|soon,fail=N|success=N|done=N", v);
-    const char *what = comma + 1;
+    return 0;
+}
+
+/* WHAT=N or WHAT=N%, after the comma. */
+static void parse_halt_what(struct cli_opts *o, const char *what, const char *v)
+{
     static const char *const names[] = {"fail=", "success=", "done="};
     size_t i;
     for (i = 0; i < 3; i++)
@@ -127,6 +118,27 @@ static void parse_halt(struct cli_opts *o, const char *v)
     o->halt_n = parse_long("--halt", num, 1);
     if (o->halt_pct && o->halt_n > 100)
         cli_die("--halt: '%s': a percentage is at most 100%%", v);
+}
+
+static void parse_halt(struct cli_opts *o, const char *v)
+{
+    if (parse_halt_old(o, v))
+        return;
+    if (v[0] >= '1' && v[0] <= '9' && !strchr(v, ',')) { /* N%: soon,fail=N% */
+        char spec[64];
+        snprintf(spec, sizeof spec, "soon,fail=%s", v);
+        parse_halt(o, spec);
+        return;
+    }
+    const char *comma = strchr(v, ',');
+    size_t wl = comma ? (size_t)(comma - v) : 0;
+    if (comma && wl == 3 && strncmp(v, "now", 3) == 0)
+        o->halt_when = CLI_HALT_NOW;
+    else if (comma && wl == 4 && strncmp(v, "soon", 4) == 0)
+        o->halt_when = CLI_HALT_SOON;
+    else
+        cli_die("--halt: '%s' is not now|soon,fail=N|success=N|done=N", v);
+    parse_halt_what(o, comma + 1, v);
 }
 
 static long online_cpus(void)
