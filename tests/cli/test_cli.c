@@ -524,6 +524,20 @@ static void large_output_is_complete(void **state)
     out_free(&o);
 }
 
+static void tmpdir_must_be_a_directory(void **state)
+{
+    (void)state;
+    expect_error(ARGS("--tmpdir", "/nonexistent/dir", "echo", ":::", "a"), "/nonexistent/dir");
+    char *d = mk_tmpdir();
+    struct out o;
+    run_tool(&o, NULL,
+             ARGS("--tmpdir", d, "--shell", "head -c 3000000 /dev/zero; : {}", ":::", "a"));
+    assert_int_equal(o.status, 0);
+    assert_int_equal(o.out_len, 3000000);
+    out_free(&o);
+    rm_tmpdir(d);
+}
+
 /* ---- exit status and halting -------------------------------------------------------------- */
 
 static void exit_status_counts_failed_jobs(void **state)
@@ -1096,6 +1110,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(tag_prefixes_every_line),
         cmocka_unit_test(tag_applies_to_stderr),
         cmocka_unit_test(large_output_is_complete),
+        cmocka_unit_test(tmpdir_must_be_a_directory),
         cmocka_unit_test(exit_status_counts_failed_jobs),
         cmocka_unit_test(exit_status_101_for_more_than_100_failures),
         cmocka_unit_test(halt_now_fail_1_gives_the_job_status),

@@ -66,7 +66,8 @@ struct cli_opts {
     int64_t delay_ms; /* --delay */
     int dry_run;
     const char *joblog;
-    int resume; /* 1 --resume, 2 --resume-failed */
+    const char *tmpdir; /* --tmpdir */
+    int resume;         /* 1 --resume, 2 --resume-failed */
     int progress, bar;
     int summary;  /* -1 auto (stderr is a terminal), 0 never, 1 always */
     int null_sep; /* -0 */
@@ -143,6 +144,8 @@ int cli_obuf_flush(struct cli_obuf *b, int fd, const char *tag, size_t taglen);
 uint64_t cli_obuf_size(const struct cli_obuf *b);
 /* Bytes held in memory by all buffers (the tool's budget). */
 extern size_t cli_obuf_mem_total;
+/* Where output spills (--tmpdir); NULL: $TMPDIR, else /tmp. */
+extern const char *cli_obuf_dir;
 
 /* ---- joblog.c -------------------------------------------------------------------- */
 struct cli_joblog;

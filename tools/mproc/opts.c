@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <mproc.h>
@@ -39,6 +40,7 @@ static const char usage_text[] =
     "  --delay SECS         wait SECS between job starts\n"
     "  --dry-run            print the commands instead of running them\n"
     "  --joblog FILE        record every job (GNU parallel's format)\n"
+    "  --tmpdir DIR         where output past 1 MiB per job waits (default: $TMPDIR, /tmp)\n"
     "  --resume             skip the jobs FILE records\n"
     "  --resume-failed      skip the jobs FILE records as succeeded; run the others\n"
     "  --progress, --bar    show progress on stderr when it is a terminal\n"
@@ -208,6 +210,8 @@ static int parse_value_opt(struct cli_opts *o, int argc, char **argv, int *i)
         parse_halt(o, opt_value("--halt", a, argc, argv, i));
     } else if (is_opt(a, "--delay")) {
         o->delay_ms = parse_secs("--delay", opt_value("--delay", a, argc, argv, i));
+    } else if (is_opt(a, "--tmpdir")) {
+        o->tmpdir = opt_value("--tmpdir", a, argc, argv, i);
     } else if (is_opt(a, "--joblog")) {
         o->joblog = opt_value("--joblog", a, argc, argv, i);
     } else if (is_opt(a, "-a") || is_opt(a, "--arg-file")) {
@@ -289,6 +293,9 @@ static void defaults_and_checks(struct cli_opts *o)
         cli_die("no command given (see mproc run --help)");
     if (o->resume && !o->joblog)
         cli_die("--resume and --resume-failed need --joblog FILE");
+    struct stat st;
+    if (o->tmpdir && (stat(o->tmpdir, &st) < 0 || !S_ISDIR(st.st_mode)))
+        cli_die("--tmpdir: '%s' is not a directory", o->tmpdir);
     if (o->nsrcs == 0)
         add_src(o, (struct cli_src){.kind = CLI_SRC_STDIN});
 }

@@ -20,6 +20,7 @@
 #define CHUNK       65536
 
 size_t cli_obuf_mem_total;
+const char *cli_obuf_dir;
 
 void cli_obuf_init(struct cli_obuf *b)
 {
@@ -39,7 +40,7 @@ void cli_obuf_reset(struct cli_obuf *b)
 
 static int open_spill(void)
 {
-    const char *dir = getenv("TMPDIR");
+    const char *dir = cli_obuf_dir ? cli_obuf_dir : getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

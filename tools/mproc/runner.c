@@ -823,6 +823,7 @@ static void runner_init(struct runner *r, struct cli_opts *o)
     if (!o->shell && !cli_tmpl_cmd_varies(r->tmpl) && !o->dry_run)
         check_command(o->cmd[0]);
     r->gen = cli_gen_new(o);
+    cli_obuf_dir = o->tmpdir;
     r->max_running = max_jobs(o->jobs);
     r->c.total = -1;
 }
