@@ -315,6 +315,17 @@ static void cartesian_product_in_parallel_order(void **state)
     compare(NULL, 0, ARGS("-k", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y"));
 }
 
+static void linked_sources_pair_values(void **state)
+{
+    (void)state;
+    /* :::+ pairs a source with the one before it, stopping at the shorter */
+    compare(NULL, 0,
+            ARGS("-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2", "3", ":::", "x", "y"));
+    compare(NULL, 0,
+            ARGS("-k", "echo", ":::", "x", ":::", "a", "b", "c", ":::+", "1", "2", "3", ":::+", "A",
+                 "B"));
+}
+
 static void arguments_appended_without_placeholder(void **state)
 {
     (void)state;
@@ -1091,6 +1102,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(placeholders_match_parallel),
         cmocka_unit_test(numbered_placeholders_match_parallel),
         cmocka_unit_test(cartesian_product_in_parallel_order),
+        cmocka_unit_test(linked_sources_pair_values),
         cmocka_unit_test(arguments_appended_without_placeholder),
         cmocka_unit_test(job_number_alone_appends_nothing),
         cmocka_unit_test(whole_placeholder_gives_one_word_per_source),

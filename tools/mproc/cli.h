@@ -49,6 +49,7 @@ struct cli_src {
     char **items; /* CLI_SRC_LIST: the values */
     size_t nitems;
     const char *path; /* CLI_SRC_FILE */
+    int linked;       /* :::+ / ::::+: paired with the source before it, not multiplied */
 };
 
 struct cli_opts {

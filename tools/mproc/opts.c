@@ -18,7 +18,8 @@ static const char usage_text[] =
     "       mproc --help | --version\n"
     "\n"
     "Runs COMMAND once per argument (or combination of arguments) in parallel.\n"
-    "Arguments come from ::: lists, :::: files, or standard input (one per line).\n"
+    "Arguments come from ::: lists, :::: files, or standard input (one per line);\n"
+    "several sources multiply (every combination), :::+ and ::::+ pair with the previous.\n"
     "\n"
     "Replacement strings in COMMAND and ARGS:\n"
     "  {}  the argument        {.}  without extension    {/}  basename\n"
@@ -262,22 +263,36 @@ static int parse_flag_opt(struct cli_opts *o, const char *a)
 }
 
 /* The words after the command: ARGS up to the first ::: or ::::, then the sources. */
+/* ::: values, :::: files, and their linked forms :::+ ::::+ (paired with the source
+ * before them value by value instead of multiplied with it). */
+static int is_sep(const char *a)
+{
+    return strcmp(a, ":::") == 0 || strcmp(a, "::::") == 0 || strcmp(a, ":::+") == 0 ||
+           strcmp(a, "::::+") == 0;
+}
+
 static void parse_sources(struct cli_opts *o, int argc, char **argv, int i)
 {
     while (i < argc) {
-        int files = strcmp(argv[i], "::::") == 0;
         const char *sep = argv[i++];
+        int files = strncmp(sep, "::::", 4) == 0;
+        int linked = sep[strlen(sep) - 1] == '+';
         int start = i;
-        while (i < argc && strcmp(argv[i], ":::") != 0 && strcmp(argv[i], "::::") != 0)
+        while (i < argc && !is_sep(argv[i]))
             i++;
         if (i == start)
             cli_die("'%s' is followed by no %s", sep, files ? "file" : "value");
+        if (linked && o->nsrcs == 0)
+            cli_die("'%s' links to the source before it, and there is none", sep);
         if (files) {
             for (int k = start; k < i; k++)
-                add_src(o, (struct cli_src){.kind = CLI_SRC_FILE, .path = argv[k]});
+                add_src(o, (struct cli_src){.kind = CLI_SRC_FILE,
+                                            .path = argv[k],
+                                            .linked = linked && k == start});
         } else {
             struct cli_src s = {.kind = CLI_SRC_LIST, .nitems = (size_t)(i - start)};
             s.items = argv + start;
+            s.linked = linked;
             add_src(o, s);
         }
     }
@@ -326,7 +341,7 @@ void cli_opts_parse(struct cli_opts *o, int argc, char **argv)
             cli_die("unknown option '%s' (see mproc run --help)", a);
     }
     int cmd = i;
-    while (i < argc && strcmp(argv[i], ":::") != 0 && strcmp(argv[i], "::::") != 0)
+    while (i < argc && !is_sep(argv[i]))
         i++;
     o->cmd = argv + cmd;
     o->ncmd = (size_t)(i - cmd);

@@ -36,7 +36,12 @@ struct cli_gen {
     /* sources 1..nsrc-1, whole */
     char ***vals;
     size_t *nvals;
-    size_t *odo;
+    /* Linked sources (:::+) form a group that advances as one; the odometer turns over
+     * groups. Group 0 holds source 0 and the sources linked to it. */
+    size_t *gid;  /* per source */
+    size_t *glen; /* per group: its shortest member (SIZE_MAX: group 0 alone) */
+    size_t ngroups;
+    size_t *odo; /* per group */
     char *owned; /* owned[k]: vals[k]'s strings are ours to free */
     char *cur0;
     int have_cur;
@@ -141,6 +146,20 @@ static void load_whole(struct cli_gen *g, size_t k, const struct cli_src *s)
     g->nvals[k] = n;
 }
 
+/* Linked sources pair value by value and stop at the shortest, as GNU parallel does. */
+static void make_groups(struct cli_gen *g, const struct cli_opts *o)
+{
+    g->glen[0] = SIZE_MAX;
+    g->ngroups = 1;
+    for (size_t k = 1; k < g->nsrc; k++) {
+        if (!o->srcs[k].linked)
+            g->glen[g->ngroups++] = SIZE_MAX;
+        g->gid[k] = g->ngroups - 1;
+        if (g->nvals[k] < g->glen[g->gid[k]])
+            g->glen[g->gid[k]] = g->nvals[k];
+    }
+}
+
 struct cli_gen *cli_gen_new(const struct cli_opts *o)
 {
     struct cli_gen *g = calloc(1, sizeof *g);
@@ -152,7 +171,9 @@ struct cli_gen *cli_gen_new(const struct cli_opts *o)
     g->nvals = calloc(g->nsrc, sizeof *g->nvals);
     g->odo = calloc(g->nsrc, sizeof *g->odo);
     g->owned = calloc(g->nsrc, 1);
-    if (!g->vals || !g->nvals || !g->odo || !g->owned)
+    g->gid = calloc(g->nsrc, sizeof *g->gid);
+    g->glen = calloc(g->nsrc, sizeof *g->glen);
+    if (!g->vals || !g->nvals || !g->odo || !g->owned || !g->gid || !g->glen)
         cli_die("out of memory");
     /* Open everything first so that an unreadable file fails before any job runs. */
     if (o->srcs[0].kind == CLI_SRC_LIST) {
@@ -164,6 +185,7 @@ struct cli_gen *cli_gen_new(const struct cli_opts *o)
     }
     for (size_t k = 1; k < g->nsrc; k++)
         load_whole(g, k, &o->srcs[k]);
+    make_groups(g, o);
     return g;
 }
 
@@ -185,6 +207,8 @@ void cli_gen_free(struct cli_gen *g)
     free(g->vals);
     free(g->nvals);
     free(g->odo);
+    free(g->gid);
+    free(g->glen);
     free(g);
 }
 
@@ -209,29 +233,31 @@ static int next0(struct cli_gen *g)
 
 int cli_gen_next(struct cli_gen *g, char ***args)
 {
-    for (size_t k = 1; k < g->nsrc; k++)
-        if (g->nvals[k] == 0)
+    for (size_t k = 0; k < g->ngroups; k++)
+        if (g->glen[k] == 0)
             return CLI_GEN_EOF; /* an empty source makes an empty product */
     if (!g->have_cur) {
         int r = next0(g);
-        if (r == 0)
-            return CLI_GEN_EOF;
+        if (r == 0 || (r == 1 && (size_t)g->count0 > g->glen[0]))
+            return CLI_GEN_EOF; /* a source linked to the first one has run out */
         if (r == 2)
             return CLI_GEN_WAIT;
         g->have_cur = 1;
     }
     char **a = cli_xmalloc(g->nsrc * sizeof(char *));
     a[0] = cli_xstrdup(g->cur0);
-    for (size_t k = 1; k < g->nsrc; k++)
-        a[k] = cli_xstrdup(g->vals[k][g->odo[k]]);
-    /* Advance the odometer, last source fastest. */
-    size_t k = g->nsrc;
+    for (size_t k = 1; k < g->nsrc; k++) {
+        size_t i = g->gid[k] == 0 ? (size_t)g->count0 - 1 : g->odo[g->gid[k]];
+        a[k] = cli_xstrdup(g->vals[k][i]);
+    }
+    /* Advance the odometer, last group fastest. */
+    size_t k = g->ngroups;
     while (k-- > 1) {
-        if (++g->odo[k] < g->nvals[k])
+        if (++g->odo[k] < g->glen[k])
             break;
         g->odo[k] = 0;
     }
-    if (k == 0 || g->nsrc == 1)
+    if (k == 0 || g->ngroups == 1)
         g->have_cur = 0;
     *args = a;
     return CLI_GEN_ARGS;
@@ -260,7 +286,9 @@ long cli_gen_total(const struct cli_gen *g)
         if (p < end)
             n++;
     }
-    for (size_t k = 1; k < g->nsrc; k++)
-        n *= (long)g->nvals[k];
+    if (g->glen[0] != SIZE_MAX && (size_t)n > g->glen[0])
+        n = (long)g->glen[0];
+    for (size_t k = 1; k < g->ngroups; k++)
+        n *= (long)g->glen[k];
     return n;
 }
