@@ -8,10 +8,22 @@
 #      grouped per job), GNU parallel (grouped), xargs (not grouped: jobs share the pipe).
 # usage: bench/bench_cli.sh [path/to/mproc]   (default: build/release/mproc; build it with
 #        cmake --preset release && cmake --build --preset release)
+#        bench/bench_cli.sh --variant CASE ITERATIONS
+#            one case, for bench/run's suites: an untimed warm-up of ITERATIONS/10 jobs,
+#            then ITERATIONS jobs, printing `CASE ITERATIONS us_per_job max_rss_kib`
+#            (mproc from $MPROC, default build/release/mproc)
 # env:   N (default 1000), RUNS (default 5), BIG_JOBS (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MPROC=${1:-build/release/mproc}
+VARIANT=
+if [ "${1:-}" = --variant ]; then
+    [ $# -eq 3 ] || { echo "usage: bench_cli.sh --variant CASE ITERATIONS" >&2; exit 2; }
+    VARIANT=$2
+    N=$3 BIG_JOBS=$3
+    MPROC=${MPROC:-build/release/mproc}
+else
+    MPROC=${1:-build/release/mproc}
+fi
 N=${N:-1000}
 RUNS=${RUNS:-5}
 BIG_JOBS=${BIG_JOBS:-100}
@@ -35,6 +47,33 @@ case_xargs_10MiB_ungrouped() { xargs -P2 -n1 sh -c "$big" <"$tmp/big" | cat >/de
 case_gnu_parallel_10MiB_grouped() {
     parallel --will-cite -j2 -q sh -c "$big" {} :::: "$tmp/big" | cat >/dev/null
 }
+
+# --variant: one case, the harness's line format.
+if [ -n "$VARIANT" ]; then
+    declare -F "case_$VARIANT" >/dev/null || { echo "bench_cli: no case '$VARIANT'" >&2; exit 2; }
+    iters=$N
+    N=$(((iters + 9) / 10)) BIG_JOBS=$N
+    seq "$N" >"$tmp/args"
+    seq "$N" >"$tmp/big"
+    "case_$VARIANT" >/dev/null # warm-up
+    N=$iters BIG_JOBS=$iters
+    seq "$N" >"$tmp/args"
+    seq "$N" >"$tmp/big"
+    rss=0
+    s=$(date +%s%N)
+    if [ -x /usr/bin/time ]; then
+        export -f "case_$VARIANT"
+        export tmp MPROC N BIG_JOBS big
+        /usr/bin/time -f %M -o "$tmp/rss" bash -c "case_$VARIANT" >/dev/null
+        rss=$(tail -1 "$tmp/rss")
+    else
+        "case_$VARIANT" >/dev/null
+    fi
+    e=$(date +%s%N)
+    awk -v n="$VARIANT" -v it="$iters" -v ns=$((e - s)) -v rss="$rss" \
+        'BEGIN { printf "%s %d %.3f %d\n", n, it, ns / it / 1e3, rss }'
+    exit 0
+fi
 
 small=(spawn_floor_j2 mproc_run_j2 xargs_P2)
 large=(mproc_run_10MiB_grouped xargs_10MiB_ungrouped)
