@@ -300,14 +300,42 @@ static void kill_all(struct runner *r, int sig)
     }
 }
 
-static void start_failed(struct runner *r, struct job *j, int rc, const mproc_failure *f)
+static int out_of_resources(int rc)
+{
+    return rc == MPROC_EAGAIN || rc == MPROC_ENOMEM || rc == MPROC_EMFILE || rc == MPROC_ENFILE;
+}
+
+/* Out of processes or descriptors with other jobs running (-j 0, or a low ulimit): run
+ * fewer at once from now on, and start this job again when one ends. */
+static void start_later(struct runner *r, struct job *j, int rc)
+{
+    running_remove(r, j);
+    r->nrunning--;
+    r->c.running = r->nrunning;
+    slot_give(r, j->slot);
+    j->attempts--;
+    r->max_running = r->nrunning;
+    cli_warn("cannot start more jobs (%s): running at most %ld at once", mproc_strerror(rc),
+             r->max_running);
+    j->rnext = r->rhead; /* first in line again */
+    r->rhead = j;
+    if (!r->rtail)
+        r->rtail = j;
+}
+
+/* Returns 1 if the job was put back to start later, 0 if it ends here (failed). */
+static int start_failed(struct runner *r, struct job *j, int rc, const mproc_failure *f)
 {
     if (f->stage == MPROC_STAGE_EXEC) {
         /* This job's command cannot run (its name came from the arguments): the job
          * fails as a shell's would, with 127 (not found) or 126 (not executable). */
         cli_warn("cannot run '%s': %s", j->argv[0], mproc_strerror(rc));
         j->spawn_err = rc == MPROC_ENOENT ? 127 : 126;
-        return;
+        return 0;
+    }
+    if (out_of_resources(rc) && r->nrunning > 1) {
+        start_later(r, j, rc);
+        return 1;
     }
     cli_warn("cannot start job %ld: %s (%s)", j->seq, mproc_strerror(rc),
              mproc_stage_name(f->stage));
@@ -315,10 +343,12 @@ static void start_failed(struct runner *r, struct job *j, int rc, const mproc_fa
     r->halting = CLI_HALT_NOW;
     kill_all(r, SIGTERM);
     j->spawn_err = 255;
+    return 0;
 }
 
-/* Starts one attempt of j. On failure j is left not running with spawn_err set. */
-static void launch(struct runner *r, struct job *j)
+/* Starts one attempt of j. Returns 0 when it runs or has failed for good (spawn_err set,
+ * no process), 1 when it was put back to start later. */
+static int launch(struct runner *r, struct job *j)
 {
     j->slot = slot_take(r);
     cli_argv_free(j->argv);
@@ -344,13 +374,13 @@ static void launch(struct runner *r, struct job *j)
         r->next_start = j->start_ms + r->o->delay_ms;
     if (rc < 0) {
         j->proc = NULL;
-        start_failed(r, j, rc, &f);
-        return;
+        return start_failed(r, j, rc, &f);
     }
     j->fd[0] = mproc_proc_take_stdio(j->proc, 1);
     j->fd[1] = mproc_proc_take_stdio(j->proc, 2);
     if (!r->o->keep_order || r->head == j)
         j->live = 1;
+    return 0;
 }
 
 /* ---- a job ends ------------------------------------------------------------------------ */
@@ -538,7 +568,8 @@ static void start_jobs(struct runner *r)
         struct job *j = next_job(r);
         if (!j)
             return;
-        launch(r, j);
+        if (launch(r, j))
+            return;   /* no room for it now */
         if (!j->proc) /* could not start: it ends here, failed */
             maybe_ended(r, j);
     }
