@@ -576,6 +576,12 @@ static void halt_now_fail_1_gives_the_job_status(void **state)
         ARGS("-j1", "--halt", "now,fail=1", "echo {}; exit {}", ":::", "0", "7", "3"));
 }
 
+static void halt_fail_1_on_timeout_matches_parallel(void **state)
+{
+    (void)state;
+    compare(NULL, 0, ARGS("--halt", "now,fail=1", "--timeout", "0.3", "sleep", "{}", ":::", "3"));
+}
+
 static void halt_soon_fail_n_counts(void **state)
 {
     (void)state;
@@ -1140,6 +1146,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(exit_status_counts_failed_jobs),
         cmocka_unit_test(exit_status_101_for_more_than_100_failures),
         cmocka_unit_test(halt_now_fail_1_gives_the_job_status),
+        cmocka_unit_test(halt_fail_1_on_timeout_matches_parallel),
         cmocka_unit_test(halt_soon_fail_n_counts),
         cmocka_unit_test(halt_on_success),
         cmocka_unit_test(halt_percentage_status_is_the_failed_percentage),

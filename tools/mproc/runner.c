@@ -389,6 +389,8 @@ static int job_exitval(const struct job *j)
 {
     if (j->spawn_err)
         return j->spawn_err;
+    if (j->timed_out) /* GNU parallel: its Exitval -1, as an exit status 255 */
+        return 255;
     if (j->st.exited)
         return j->st.code;
     return 128 + j->st.signal;
