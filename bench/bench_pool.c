@@ -74,7 +74,8 @@ static int burn_5ms(const void *in, void *out, void *ctx)
 static mproc_pool *pool_or_die(void)
 {
     mproc_pool *p;
-    int rc = mproc_pool_new(&p, &(mproc_pool_opts){.workers = WORKERS, .arena_size = (size_t)256 << 20});
+    int rc =
+        mproc_pool_new(&p, &(mproc_pool_opts){.workers = WORKERS, .arena_size = (size_t)256 << 20});
     if (rc < 0)
         die("mproc_pool_new", rc);
     return p;
@@ -232,8 +233,8 @@ static double cpu_mproc(long n)
 
 static double cpu_raw(long n)
 {
-    struct raw *r = mmap(NULL, sizeof(struct raw), PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct raw *r =
+        mmap(NULL, sizeof(struct raw), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     r->chunk = 1;
     r->mode = 1;
     double dt = raw_run(r, n);
