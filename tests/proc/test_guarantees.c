@@ -355,8 +355,9 @@ static void forked_child_dies_when_parent_is_killed(void **state)
     assert_true(mproc_test_wait_gone(child, 1000));
 }
 
-/* Counts live processes (not zombies) whose command line is exactly argv0 + arg1. */
-static int count_cmdline(const char *argv0, const char *arg1)
+/* Counts live processes (not zombies) whose command line is exactly argv0 + arg1, and
+ * SIGKILLs them if kill_them (so a failing run leaves nothing behind). */
+static int count_cmdline(const char *argv0, const char *arg1, int kill_them)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -376,8 +377,11 @@ static int count_cmdline(const char *argv0, const char *arg1)
             continue;
         ssize_t n = read(fd, buf, sizeof buf);
         close(fd);
-        if (n == (ssize_t)wlen && memcmp(buf, want, wlen) == 0 && mproc_test_pid_alive(pid))
+        if (n == (ssize_t)wlen && memcmp(buf, want, wlen) == 0 && mproc_test_pid_alive(pid)) {
             count++;
+            if (kill_them)
+                kill(pid, SIGKILL);
+        }
     }
     closedir(d);
     return count;
@@ -416,8 +420,10 @@ static void parent_killed_while_spawning_leaves_no_child(void **state)
     }
     int64_t end = mproc_test_now_ms() + 2000;
     int left;
-    while ((left = count_cmdline("/bin/sleep", race_arg)) > 0 && mproc_test_now_ms() < end)
+    while ((left = count_cmdline("/bin/sleep", race_arg, 0)) > 0 && mproc_test_now_ms() < end)
         usleep(10000);
+    if (left > 0)
+        count_cmdline("/bin/sleep", race_arg, 1);
     assert_int_equal(left, 0);
 }
 
