@@ -94,11 +94,10 @@ static void status_from(mproc_proc *p, const siginfo_t *si, const struct rusage 
         st->code = si->si_status;
         break;
     case CLD_DUMPED:
-        st->core_dumped = 1;
-        /* fallthrough */
     case CLD_KILLED:
         st->signaled = 1;
         st->signal = si->si_status;
+        st->core_dumped = si->si_code == CLD_DUMPED;
         break;
     default:
         break;

@@ -24,6 +24,23 @@ extern char **environ;
 
 #define SPAWN_STACK_SIZE (64 * 1024)
 
+/* ThreadSanitizer intercepts clone() and runs its fork bookkeeping for every clone, which
+ * breaks for a CLONE_VM child that shares its state. glibc's own entry point (the one
+ * posix_spawn uses) is not intercepted: use it in TSan builds only. */
+#if defined(__SANITIZE_THREAD__)
+#define MPROC__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MPROC__TSAN 1
+#endif
+#endif
+#ifdef MPROC__TSAN
+extern int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+#define CLONE __clone
+#else
+#define CLONE clone
+#endif
+
 struct spawn_call {
     struct mproc__child *c;
     int detached;
@@ -40,7 +57,7 @@ detach_trampoline(void *arg)
 {
     struct spawn_call *sc = arg;
     int pidfd = -1;
-    long pid = clone(mproc__child_exec, sc->stack + 2 * SPAWN_STACK_SIZE,
+    long pid = CLONE(mproc__child_exec, sc->stack + 2 * SPAWN_STACK_SIZE,
                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, sc->c, &pidfd);
     sc->pid = (pid_t)pid;
     sc->pidfd = pidfd;
@@ -63,12 +80,12 @@ static int do_clone(void *arg)
     int pidfd = -1;
     long pid;
     if (!sc->detached) {
-        pid = clone(mproc__child_exec, sc->stack + SPAWN_STACK_SIZE,
+        pid = CLONE(mproc__child_exec, sc->stack + SPAWN_STACK_SIZE,
                     CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, sc->c, &pidfd);
         sc->pid = (pid_t)pid;
         sc->pidfd = pidfd;
     } else {
-        pid = clone(detach_trampoline, sc->stack + SPAWN_STACK_SIZE,
+        pid = CLONE(detach_trampoline, sc->stack + SPAWN_STACK_SIZE,
                     CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, sc, NULL);
         if (pid > 0)
             mproc__reap_now((pid_t)pid, -1);

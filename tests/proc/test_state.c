@@ -3,12 +3,13 @@
 
 #include <signal.h>
 
+static volatile unsigned long sink; /* keeps the busy loop from being optimised away */
+
 static int spin(void *arg)
 {
     (void)arg;
-    volatile unsigned long x = 0;
     for (;;)
-        x++;
+        sink++;
     return 0;
 }
 
