@@ -282,6 +282,27 @@ static void sigchld_ignored_state_and_terminate_work(void **state)
     assert_int_equal(s2, MPROC_EXITED);
 }
 
+static void sigchld_ignored_free_kills_and_leaves_nothing(void **state)
+{
+    (void)state;
+    signal(SIGCHLD, SIG_IGN);
+    mproc_proc *p, *q;
+    const char *argv[] = {"/bin/sleep", "100", NULL};
+    int rc = mproc_spawn(&p, argv, NULL);
+    int frc = mproc_fork(&q, pause_forever, NULL, NULL);
+    int pid = rc == 0 ? mproc_proc_pid(p) : 0, fpid = frc == 0 ? mproc_proc_pid(q) : 0;
+    if (rc == 0)
+        mproc_proc_free(p);
+    if (frc == 0)
+        mproc_proc_free(q);
+    char left = pid ? util_stat_letter(pid) : 0, fleft = fpid ? util_stat_letter(fpid) : 0;
+    signal(SIGCHLD, SIG_DFL);
+    assert_ok(rc);
+    assert_ok(frc);
+    assert_int_equal(left, 0);
+    assert_int_equal(fleft, 0);
+}
+
 /* ---- parent death -------------------------------------------------------------------- */
 
 /* Forks a helper process (a plain fork: the helper is ours, not mproc's) that runs fn and
@@ -801,6 +822,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sigchld_ignored_spawn_is_unknown),
         cmocka_unit_test(sa_nocldwait_is_handled_like_sig_ign),
         cmocka_unit_test(sigchld_ignored_state_and_terminate_work),
+        cmocka_unit_test(sigchld_ignored_free_kills_and_leaves_nothing),
         cmocka_unit_test(child_dies_when_parent_is_killed),
         cmocka_unit_test(forked_child_dies_when_parent_is_killed),
         cmocka_unit_test(parent_killed_while_spawning_leaves_no_child),
