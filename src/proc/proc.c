@@ -134,7 +134,7 @@ static int collect(mproc_proc *p)
         p->st.unknown = 1; /* not our child: init or a subreaper collects its status */
     } else if (p->exit_word) {
         int w = __atomic_load_n(p->exit_word, __ATOMIC_ACQUIRE);
-        if (w & 0x100) {
+        if (w & MPROC__WORD_EXITED) {
             p->st.exited = 1;
             p->st.code = w & 0xff;
         } else {
@@ -151,11 +151,13 @@ static int collect(mproc_proc *p)
 
 static void kill_for_timeout(mproc_proc *p)
 {
+    p->kill_deadline = INT64_MAX;
+    if (mproc__poll1(p->pidfd, POLLIN, 0) > 0)
+        return; /* it ended by itself in time: not a timeout */
     if (leads_group(p))
         (void)kill(-p->pid, SIGKILL);
     (void)mproc__pidfd_signal(p->pidfd, SIGKILL);
     p->timed_out = 1;
-    p->kill_deadline = INT64_MAX;
 }
 
 int mproc_proc_wait(mproc_proc *p, int timeout_ms, mproc_status *st)
