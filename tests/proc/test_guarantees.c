@@ -8,7 +8,11 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -738,19 +742,23 @@ static void pass_fds_are_kept_with_their_numbers(void **state)
         assert_true(has_fd(fds, n, pass[i]));
 }
 
-static void close_range_is_not_a_loop(void **state)
+static void spawn_fast_with_a_huge_descriptor_limit(void **state)
 {
     (void)state;
     /* With RLIMIT_NOFILE at 1,048,576 a loop over every possible descriptor would take
-     * most of a second; close_range takes one system call. */
+     * most of a second; close_range takes one system call. Raising the hard limit needs
+     * CAP_SYS_RESOURCE; without it (a container that dropped it) the soft limit goes up
+     * to the hard one, and no_close_or_fcntl_per_descriptor below proves the mechanism. */
     struct rlimit old, big = {1048576, 1048576};
     getrlimit(RLIMIT_NOFILE, &old);
-    if (setrlimit(RLIMIT_NOFILE, &big) != 0)
-        skip(); /* needs CAP_SYS_RESOURCE: we run as root in CI */
+    if (setrlimit(RLIMIT_NOFILE, &big) != 0) {
+        big.rlim_cur = big.rlim_max = old.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &big), 0);
+    }
     int hi = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int far = fcntl(hi, F_DUPFD_CLOEXEC, 1000000);
+    int far = fcntl(hi, F_DUPFD_CLOEXEC, (int)big.rlim_cur - 1);
     close(hi);
-    assert_true(far >= 1000000);
+    assert_int_equal(far, (int)big.rlim_cur - 1);
     assert_int_equal(fcntl(far, F_SETFD, 0), 0);
     mproc_proc *p;
     const char *argv[] = {"/bin/true", NULL};
@@ -768,6 +776,70 @@ static void close_range_is_not_a_loop(void **state)
     assert_ok(rc);
     assert_true(took < 100);
     assert_int_equal(n, 4); /* the far descriptor did not reach the child */
+}
+
+/* A seccomp filter that makes close() and fcntl() fail with EPERM on descriptors >= 100:
+ * closing them one by one (or marking them close-on-exec one by one) cannot work, only
+ * close_range can. */
+static int deny_per_fd_calls_from_100(void)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const unsigned arg0 = (unsigned)offsetof(struct seccomp_data, args[0]);
+#else
+    const unsigned arg0 = (unsigned)offsetof(struct seccomp_data, args[0]) + 4;
+#endif
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg0),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 100, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = (unsigned short)(sizeof f / sizeof f[0]), .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+static void helper_seccomp_spawn(int wfd)
+{
+    int result = 0;
+    int base = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (int i = 0; i < 50; i++) {
+        int fd = fcntl(base, F_DUPFD, 100); /* inheritable */
+        if (fd < 100)
+            _exit(1);
+    }
+    if (deny_per_fd_calls_from_100() != 0)
+        _exit(2);
+    if (close(150) == 0 || errno != EPERM) /* the filter works */
+        _exit(3);
+    int fds[128];
+    int n = child_fd_list(NULL, 0, fds, 128);
+    if (n != 4)
+        result = 10 + (n < 0 ? 0 : n);
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 100)
+            result = 5;
+    if (write(wfd, &result, sizeof result) != (ssize_t)sizeof result)
+        _exit(6);
+    _exit(result);
+}
+
+static void no_close_or_fcntl_per_descriptor(void **state)
+{
+    (void)state;
+    int result = -1;
+    pid_t helper = start_helper(helper_seccomp_spawn, &result);
+    assert_true(helper > 0);
+    int status;
+    assert_int_equal(waitpid(helper, &status, 0), helper);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(result, 0);
 }
 
 static int64_t median_spawn_ms10(int reps)
@@ -835,7 +907,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(subreaper_reaps_orphaned_grandchildren),
         cmocka_unit_test(spawned_child_sees_only_std_fds),
         cmocka_unit_test(pass_fds_are_kept_with_their_numbers),
-        cmocka_unit_test(close_range_is_not_a_loop),
+        cmocka_unit_test(spawn_fast_with_a_huge_descriptor_limit),
+        cmocka_unit_test(no_close_or_fcntl_per_descriptor),
         MPROC_CASE(spawn_cost_is_flat_as_the_parent_grows, 30),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -3,6 +3,7 @@
 #include "proc_util.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 static int never_runs(void *arg)
 {
@@ -31,6 +32,27 @@ static void spawn_directory_is_eacces(void **state)
     mproc_opts o = {.failure = &f};
     const char *argv[] = {"/tmp", NULL};
     assert_code(mproc_spawn(&p, argv, &o), MPROC_EACCES);
+    assert_int_equal(f.stage, MPROC_STAGE_EXEC);
+}
+
+static void spawn_exec_format_error_is_enoexec(void **state)
+{
+    (void)state;
+    /* An executable file the kernel cannot run: no fallback to /bin/sh (unlike execvp). */
+    char path[] = "/tmp/mproc-noexec-XXXXXX";
+    int fd = mkostemp(path, O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "\x01\x02garbage", 9), 9);
+    close(fd);
+    assert_int_equal(chmod(path, 0755), 0);
+    mproc_proc *p = NULL;
+    mproc_failure f;
+    mproc_opts o = {.failure = &f};
+    const char *argv[] = {path, NULL};
+    int rc = mproc_spawn(&p, argv, &o);
+    unlink(path);
+    assert_code(rc, MPROC_ENOEXEC);
+    assert_null(p);
     assert_int_equal(f.stage, MPROC_STAGE_EXEC);
 }
 
@@ -160,6 +182,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest cases[] = {
         cmocka_unit_test(spawn_missing_binary),
         cmocka_unit_test(spawn_directory_is_eacces),
+        cmocka_unit_test(spawn_exec_format_error_is_enoexec),
         cmocka_unit_test(spawn_bad_cwd_is_chdir_stage),
         cmocka_unit_test(spawn_cwd_not_a_directory),
         cmocka_unit_test(spawn_bad_stdio_fd_is_ebadf_before_clone),
