@@ -45,7 +45,7 @@ static void wait_for_go(int *word)
 {
     int w;
     while (!((w = __atomic_load_n(word, __ATOMIC_ACQUIRE)) & MPROC__WORD_GO))
-        mproc__futex_wait(word, w);
+        mproc__sys_futex_wait(word, w);
 }
 
 static void close_parent_ends(const struct mproc__prep *pp)
@@ -171,7 +171,7 @@ static int attach(struct fork_call *fc, int *pidfd, int *stage)
     *pidfd = mproc__pidfd_open(fc->pid);
     if (fc->exit_word) {
         __atomic_or_fetch(fc->exit_word, MPROC__WORD_GO, __ATOMIC_RELEASE);
-        mproc__futex_wake(fc->exit_word, 1);
+        mproc__sys_futex_wake(fc->exit_word, 1);
     }
     if (*pidfd == MPROC_ESRCH) {
         /* Not SIGCHLD=SIG_IGN (the child waits for GO then): the application reaped

@@ -171,14 +171,14 @@ int mproc__sig_valid(int sig)
     return sig >= 0 && sig < _NSIG;
 }
 
-void mproc__futex_wait(int *addr, int val)
+void mproc__sys_futex_wait(int *addr, int val)
 {
     int saved = errno;
     (void)syscall(SYS_futex, addr, FUTEX_WAIT, val, NULL, NULL, 0);
     errno = saved;
 }
 
-void mproc__futex_wake(int *addr, int count)
+void mproc__sys_futex_wake(int *addr, int count)
 {
     int saved = errno;
     (void)syscall(SYS_futex, addr, FUTEX_WAKE, count, NULL, NULL, 0);

@@ -55,7 +55,7 @@ int mproc__sig_valid(int sig); /* 0 .. _NSIG-1 */
 /* ---- futex on a word shared between processes (not FUTEX_PRIVATE) ---- */
 /* Sleeps while *addr == val (returns at once if it differs, on a wake-up or a signal:
  * callers loop on their own condition). Async-signal-safe. */
-void mproc__futex_wait(int *addr, int val);
-void mproc__futex_wake(int *addr, int count);
+void mproc__sys_futex_wait(int *addr, int val);
+void mproc__sys_futex_wake(int *addr, int count);
 
 #endif
