@@ -169,7 +169,9 @@ static int start(struct fork_call *fc, const mproc_opts *o)
 static int attach(struct fork_call *fc, int *pidfd, int *stage)
 {
     *pidfd = mproc__pidfd_open(fc->pid);
-    if (fc->exit_word) {
+    if (fc->exit_word && *pidfd >= 0) {
+        /* Only now may the child run and end: we hold its pidfd. (On failure it stays
+         * blocked, so the pid killed below is surely still the child's.) */
         __atomic_or_fetch(fc->exit_word, MPROC__WORD_GO, __ATOMIC_RELEASE);
         mproc__sys_futex_wake(fc->exit_word, 1);
     }
