@@ -17,7 +17,7 @@ static void wait_times_out_then_succeeds(void **state)
     assert_code(mproc_proc_wait(p, 50, NULL), MPROC_ETIMEDOUT);
     int64_t took = mproc_test_now_ms() - t0;
     assert_true(took >= 49);
-    assert_true(took < 250);
+    assert_true(took < 1000);
     assert_code(mproc_proc_wait(p, 0, NULL), MPROC_ETIMEDOUT);
     mproc_status st;
     assert_ok(mproc_proc_wait(p, 5000, &st));
