@@ -198,6 +198,28 @@ static int attach(struct fork_call *fc, int *pidfd, int *stage)
     return rc;
 }
 
+/* Wraps the new child in a handle (which takes the exit word); on ENOMEM the child is
+ * killed and reaped. */
+static int make_handle(mproc_proc **out, struct fork_call *fc, int pidfd, const mproc_opts *o)
+{
+    *out = mproc__proc_new(fc->pid, pidfd, fc->pp, o);
+    if (!*out) {
+        if (pidfd >= 0) {
+            (void)mproc__pidfd_signal(pidfd, SIGKILL);
+            mproc__reap_now(fc->pid, pidfd);
+            mproc__close(pidfd);
+        }
+        return MPROC_ENOMEM;
+    }
+    (*out)->exit_word = fc->exit_word;
+    fc->exit_word = NULL;
+    if (pidfd < 0) { /* see attach() */
+        (*out)->reaped = (*out)->lost = 1;
+        mproc__registry_remove(fc->pid);
+    }
+    return 0;
+}
+
 int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_opts *opts)
 {
     static const mproc_opts defaults;
@@ -221,25 +243,12 @@ int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_op
     mproc__registry_creating();
     rc = start(&fc, o);
     if (rc < 0)
-        stage = MPROC_STAGE_FORK;
-    else
-        rc = attach(&fc, &pidfd, &stage);
-    if (rc == 0 && (*out = mproc__proc_new(fc.pid, pidfd, &pp, o)) == NULL) {
-        if (pidfd >= 0) {
-            (void)mproc__pidfd_signal(pidfd, SIGKILL);
-            mproc__reap_now(fc.pid, pidfd);
-            mproc__close(pidfd);
-        }
-        rc = MPROC_ENOMEM;
-    }
+        stage = fc.err ? MPROC_STAGE_FORK : MPROC_STAGE_NONE; /* fork, or our own setup */
+    else if ((rc = attach(&fc, &pidfd, &stage)) == 0)
+        rc = make_handle(out, &fc, pidfd, o);
     mproc__registry_created();
     if (rc < 0)
         goto fail;
-    (*out)->exit_word = fc.exit_word;
-    if (pidfd < 0) { /* see attach() */
-        (*out)->reaped = (*out)->lost = 1;
-        mproc__registry_remove(fc.pid);
-    }
     mproc__close(fc.report[0]);
     mproc__prep_release(&pp, 1);
     return 0;
