@@ -18,8 +18,11 @@
  *     stream cannot clobber the source of another;
  *  6. pass_fds lose FD_CLOEXEC; every other descriptor >= 3 is closed with close_range
  *     around the keep-list (one syscall per gap, not a loop up to RLIMIT_NOFILE);
- *  7. chdir, then execve over the candidates the parent found in PATH, with execvp's
+ *  7. chdir; for fork the name (PR_SET_NAME), after which fork.c runs the function;
+ *     for spawn execve over the candidates the parent found in PATH, with execvp's
  *     rules: EACCES is remembered and the search goes on, ENOENT/ENOTDIR go on.
+ * A failure record is {stage, errno}; spawn's parent reads it from this shared struct
+ * when clone returns, fork.c sends it over a pipe.
  */
 #include "proc/proc_int.h"
 
@@ -27,7 +30,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -56,8 +58,7 @@ CHILD_FN static void reset_signals(void)
             continue;
         SYS(SYS_rt_sigaction, sig, ksa, NULL, _NSIG / 8);
     }
-    unsigned long empty[_NSIG / (8 * sizeof(unsigned long))];
-    memset(empty, 0, sizeof empty); /* inlined by the compiler, no libc call */
+    unsigned long empty[_NSIG / (8 * sizeof(unsigned long))] = {0};
     SYS(SYS_rt_sigprocmask, SIG_SETMASK, empty, NULL, _NSIG / 8);
 }
 

@@ -1,4 +1,13 @@
-/* proc_int.h: what src/proc's files share. Private to the library. */
+/* proc_int.h: what src/proc's files share. Private to the library.
+ *
+ *   prep.c     validates mproc_opts and prepares everything a child needs (pipes,
+ *              /dev/null, PATH candidates, sorted pass_fds) in the parent;
+ *   child.c    the code that runs in the child between clone/fork and exec;
+ *   spawn.c    mproc_spawn: clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) and exec;
+ *   fork.c     mproc_fork: fork, pidfd_open, the setup report, the SIGCHLD=SIG_IGN word;
+ *   proc.c     the handle: wait, signal, terminate, state, accessors, free;
+ *   registry.c the pids mproc created (for the subreaper) and mproc_reap_orphans;
+ *   spawner.c  the long-lived thread that creates children for non-main threads. */
 #ifndef MPROC_PROC_INT_H
 #define MPROC_PROC_INT_H
 
@@ -27,7 +36,6 @@ struct mproc__child {
     int close_fds;     /* spawn: close everything but 0..2 and keep */
     int reset_signals; /* spawn: default dispositions and an empty mask before exec */
     const char *name;  /* fork: PR_SET_NAME */
-    int report_fd;     /* fork: pipe to report a setup failure on; -1 none */
     int stage, err;    /* out: which stage failed, and its errno */
 };
 
@@ -35,11 +43,65 @@ struct mproc__child {
 int mproc__child_setup(struct mproc__child *c); /* 0 or -1 with c->stage/c->err set */
 int mproc__child_exec(void *arg);               /* clone() entry point for spawn */
 
-/* Process registry: pids mproc created and has not reaped (for the subreaper). */
+/* ---- prep.c: the parent's preparation of a child ---- */
+struct mproc__prep {
+    struct mproc__child c;
+    int parent_end[3]; /* our ends of pipes */
+    int child_end[3];  /* their ends, closed after clone */
+    int devnull;
+    int *keep;
+    char **paths; /* one allocation: pointers then strings */
+    const char *one_path[2];
+};
+void mproc__prep_init(struct mproc__prep *pp);
+/* Closes what the parent no longer needs; the parent's pipe ends too unless kept (they
+ * then belong to the new handle). */
+void mproc__prep_release(struct mproc__prep *pp, int keep_parent_ends);
+/* Validates o (MPROC_EINVAL, MPROC_EBADF) and prepares stdio, limits, nice, pass_fds. */
+int mproc__prep_common(struct mproc__prep *pp, const mproc_opts *o);
+/* Resolves argv[0] in PATH (the env's PATH if o->env is given) into pp->c.paths. */
+int mproc__prep_paths(struct mproc__prep *pp, const char *file, const mproc_opts *o);
+
+/* ---- proc.c: the handle ---- */
+struct mproc_proc {
+    pid_t pid;
+    int pidfd;    /* -1 only when the child was lost before we could open one */
+    int stdio[3]; /* parent's ends of piped streams, -1 if none */
+    unsigned flags;
+    int reaped; /* status collected (or lost): never wait on the pid again */
+    int lost;   /* reaped by someone else: waits return MPROC_ECHILD */
+    mproc_status st;
+    int64_t kill_deadline; /* CLOCK_MONOTONIC ms, INT64_MAX for none */
+    int timed_out;
+    int *exit_word; /* forked with SIGCHLD ignored: the child's code lands here */
+    int autoreaped; /* SIGCHLD was ignored when it was created */
+};
+/* A handle for a created child; takes pidfd and the prep's parent pipe ends. NULL if out
+ * of memory (the caller then kills and reaps the child). */
+mproc_proc *mproc__proc_new(pid_t pid, int pidfd, struct mproc__prep *pp, const mproc_opts *o);
+/* 1 if SIGCHLD is ignored (SIG_IGN or SA_NOCLDWAIT): the kernel then reaps our children. */
+int mproc__sigchld_ignored(void);
+/* Blocks until the child ends and collects it (pidfd, or pid if pidfd < 0). */
+void mproc__reap_now(pid_t pid, int pidfd);
+/* Fills the optional failure record. */
+void mproc__set_failure(const mproc_opts *o, int stage, int err);
+
+/* Bits of mproc_proc.exit_word, a word in a MAP_SHARED page used when SIGCHLD is ignored:
+ * the parent sets GO once it holds the pidfd (the child waits for it, so that the kernel
+ * cannot reap it before that), the child sets EXITED|code when fn returns. */
+#define MPROC__WORD_EXITED 0x100
+#define MPROC__WORD_GO     0x200
+
+/* ---- registry.c: pids mproc created and has not reaped (for the subreaper) ---- */
 void mproc__registry_add(pid_t pid);
 void mproc__registry_remove(pid_t pid);
 int mproc__registry_has(pid_t pid);
+/* Brackets the creation of a child up to mproc__registry_add(), so that
+ * mproc_reap_orphans() cannot take a new child for an orphan in between. */
+void mproc__registry_creating(void);
+void mproc__registry_created(void);
 
+/* ---- spawner.c ---- */
 /* Run fn(arg) on a thread that lives as long as the process, so that children it
  * creates are not killed by PR_SET_PDEATHSIG when the calling thread exits.
  * Returns fn's result, or -errno if the thread could not be started. */

@@ -105,7 +105,10 @@ int mproc__on_spawner_thread(int (*fn)(void *), void *arg)
     pthread_cond_broadcast(&sp_cond);
     while (!req.done)
         pthread_cond_wait(&sp_cond, &sp_lock);
-    sp_req = NULL;
+    /* Another caller may already have taken the slot (it sees ours done): only clear
+     * the slot if it still holds our request. */
+    if (sp_req == &req)
+        sp_req = NULL;
     pthread_cond_broadcast(&sp_cond);
     pthread_mutex_unlock(&sp_lock);
     return req.result;

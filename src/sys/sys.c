@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,6 +95,17 @@ int mproc__poll1(int fd, short events, int64_t deadline_ms)
     }
 }
 
+int mproc__poll(struct pollfd *fds, nfds_t n, int64_t deadline_ms)
+{
+    for (;;) {
+        int r = poll(fds, n, mproc__ms_left(deadline_ms));
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
 ssize_t mproc__read(int fd, void *buf, size_t n)
 {
     for (;;) {
@@ -157,4 +169,18 @@ int mproc__waitid_pidfd(int pidfd, siginfo_t *info, int options, struct rusage *
 int mproc__sig_valid(int sig)
 {
     return sig >= 0 && sig < _NSIG;
+}
+
+void mproc__sys_futex_wait(int *addr, int val)
+{
+    int saved = errno;
+    (void)syscall(SYS_futex, addr, FUTEX_WAIT, val, NULL, NULL, 0);
+    errno = saved;
+}
+
+void mproc__sys_futex_wake(int *addr, int count)
+{
+    int saved = errno;
+    (void)syscall(SYS_futex, addr, FUTEX_WAKE, count, NULL, NULL, 0);
+    errno = saved;
 }

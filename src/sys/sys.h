@@ -35,6 +35,9 @@ int mproc__set_nonblock(int fd, int on);
 /* poll one descriptor for events until the deadline; returns revents, 0 on timeout, or
  * -errno. EINTR resumes with the time left. */
 int mproc__poll1(int fd, short events, int64_t deadline_ms);
+/* poll several descriptors until the deadline; returns the number ready, 0 on timeout,
+ * or -errno. EINTR resumes with the time left. */
+int mproc__poll(struct pollfd *fds, nfds_t n, int64_t deadline_ms);
 /* read/write retrying EINTR (one call's worth, not looping for the full count). */
 ssize_t mproc__read(int fd, void *buf, size_t n);
 ssize_t mproc__write(int fd, const void *buf, size_t n);
@@ -48,5 +51,11 @@ int mproc__pidfd_signal(int pidfd, int sig);
  * Returns 0 (info->si_pid == 0 if nothing yet with WNOHANG) or -errno. */
 int mproc__waitid_pidfd(int pidfd, siginfo_t *info, int options, struct rusage *ru);
 int mproc__sig_valid(int sig); /* 0 .. _NSIG-1 */
+
+/* ---- futex on a word shared between processes (not FUTEX_PRIVATE) ---- */
+/* Sleeps while *addr == val (returns at once if it differs, on a wake-up or a signal:
+ * callers loop on their own condition). Async-signal-safe. */
+void mproc__sys_futex_wait(int *addr, int val);
+void mproc__sys_futex_wake(int *addr, int count);
 
 #endif

@@ -1,0 +1,231 @@
+/* Forking a function: return value as exit code, name in /proc/PID/comm, stdio
+ * redirection, no duplicated output, forking from a thread. */
+#include "proc_util.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+static int ret_arg(void *arg)
+{
+    return *(int *)arg;
+}
+
+static void fork_return_value_is_exit_code(void **state)
+{
+    (void)state;
+    int codes[] = {0, 1, 42, 255};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        mproc_proc *p;
+        assert_ok(mproc_fork(&p, ret_arg, &codes[i], NULL));
+        mproc_status st;
+        assert_ok(mproc_proc_wait(p, 5000, &st));
+        mproc_proc_free(p);
+        assert_int_equal(st.exited, 1);
+        assert_int_equal(st.signaled, 0);
+        assert_int_equal(st.code, codes[i]);
+        assert_int_equal(mproc_exitcode(&st), codes[i]);
+    }
+}
+
+static void fork_return_value_is_truncated_to_a_byte(void **state)
+{
+    (void)state;
+    int v = 0x1234;
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, ret_arg, &v, NULL));
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 5000, &st));
+    mproc_proc_free(p);
+    assert_int_equal(st.code, 0x34);
+}
+
+static int sleeper(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return 0;
+}
+
+static void fork_name_shows_in_comm(void **state)
+{
+    (void)state;
+    mproc_opts o = {.name = "mproc-worker-1"};
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, sleeper, NULL, &o));
+    /* The name is set before mproc_fork returns. */
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)mproc_proc_pid(p));
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    assert_non_null(fgets(comm, sizeof comm, f));
+    fclose(f);
+    mproc_proc_free(p);
+    assert_string_equal(comm, "mproc-worker-1\n");
+}
+
+static void fork_long_name_is_cut_at_15_bytes(void **state)
+{
+    (void)state;
+    mproc_opts o = {.name = "a-very-long-worker-name"};
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, sleeper, NULL, &o));
+    char comm[64];
+    assert_int_equal(util_status_field(mproc_proc_pid(p), "Name", comm, sizeof comm), 0);
+    mproc_proc_free(p);
+    assert_string_equal(comm, "a-very-long-wor");
+}
+
+static int say_hello(void *arg)
+{
+    printf("hello from %s\n", (const char *)arg); /* buffered: flushed at return */
+    return 3;
+}
+
+static void fork_stdout_to_pipe(void **state)
+{
+    (void)state;
+    mproc_opts o = {0};
+    o.stdio[1].kind = MPROC_STDIO_PIPE;
+    mproc_proc *p;
+    static char who[] = "the child";
+    assert_ok(mproc_fork(&p, say_hello, who, &o));
+    char out[64];
+    assert_true(util_read_all(mproc_proc_stdio(p, 1), out, sizeof out, 5000) > 0);
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 5000, &st));
+    mproc_proc_free(p);
+    assert_string_equal(out, "hello from the child\n");
+    assert_int_equal(st.code, 3);
+}
+
+static int count_stdin(void *arg)
+{
+    (void)arg;
+    char buf[256];
+    int total = 0;
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) > 0)
+        total += (int)n;
+    return total;
+}
+
+static void fork_stdin_pipe_sees_eof(void **state)
+{
+    (void)state;
+    /* The child must not keep the parent's end of its own stdin pipe open, or it never
+     * sees EOF. */
+    mproc_opts o = {0};
+    o.stdio[0].kind = MPROC_STDIO_PIPE;
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, count_stdin, NULL, &o));
+    assert_int_equal(write(mproc_proc_stdio(p, 0), "hello", 5), 5);
+    assert_ok(mproc_proc_close_stdio(p, 0));
+    mproc_status st;
+    int rc = mproc_proc_wait(p, 3000, &st);
+    mproc_proc_free(p);
+    assert_ok(rc);
+    assert_int_equal(st.code, 5);
+}
+
+static int quiet(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static void fork_flushes_parent_stdio_first(void **state)
+{
+    (void)state;
+    /* Pending output of the parent is written once, not again by the child. */
+    int fds[2];
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+    fflush(stdout);
+    int saved = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    dup2(fds[1], 1);
+    close(fds[1]);
+    fputs("pending", stdout); /* stays in stdout's buffer: stdout is not a tty here */
+    mproc_proc *p = NULL;
+    int rc = mproc_fork(&p, quiet, NULL, NULL);
+    mproc_status st;
+    if (rc == 0)
+        rc = mproc_proc_wait(p, 5000, &st);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    mproc_proc_free(p);
+    assert_ok(rc);
+    char out[64];
+    assert_true(util_read_all(fds[0], out, sizeof out, 5000) >= 0);
+    close(fds[0]);
+    assert_string_equal(out, "pending");
+}
+
+static void *fork_from_thread(void *arg)
+{
+    mproc_proc **out = arg;
+    if (mproc_fork(out, sleeper, NULL, NULL) != 0)
+        *out = NULL;
+    return NULL;
+}
+
+static void fork_from_thread_keeps_signal_mask(void **state)
+{
+    (void)state;
+    /* A child forked on behalf of a non-main thread must not inherit mproc's internal
+     * all-blocked mask: SIGTERM acts at once. */
+    mproc_proc *p = NULL;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fork_from_thread, &p), 0);
+    pthread_join(t, NULL);
+    assert_non_null(p);
+    mproc_status st;
+    assert_ok(mproc_proc_terminate(p, 3000, &st));
+    mproc_proc_free(p);
+    assert_int_equal(st.signaled, 1);
+    assert_int_equal(st.signal, SIGTERM);
+}
+
+static void fork_detached_is_not_supported(void **state)
+{
+    (void)state;
+    mproc_opts o = {.flags = MPROC_DETACHED};
+    mproc_proc *p = NULL;
+    assert_code(mproc_fork(&p, quiet, NULL, &o), MPROC_ENOTSUP);
+    assert_null(p);
+}
+
+static int report_pgid(void *arg)
+{
+    (void)arg;
+    return getpgrp() == getpid() ? 1 : 0;
+}
+
+static void fork_new_pgroup(void **state)
+{
+    (void)state;
+    mproc_opts o = {.flags = MPROC_NEW_PGROUP};
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, report_pgid, NULL, &o));
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 5000, &st));
+    mproc_proc_free(p);
+    assert_int_equal(st.code, 1);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest cases[] = {
+        cmocka_unit_test(fork_return_value_is_exit_code),
+        cmocka_unit_test(fork_return_value_is_truncated_to_a_byte),
+        cmocka_unit_test(fork_name_shows_in_comm),
+        cmocka_unit_test(fork_long_name_is_cut_at_15_bytes),
+        cmocka_unit_test(fork_stdout_to_pipe),
+        cmocka_unit_test(fork_stdin_pipe_sees_eof),
+        cmocka_unit_test(fork_flushes_parent_stdio_first),
+        cmocka_unit_test(fork_from_thread_keeps_signal_mask),
+        cmocka_unit_test(fork_detached_is_not_supported),
+        cmocka_unit_test(fork_new_pgroup),
+    };
+    return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
