@@ -124,6 +124,20 @@ CHILD_FN static int setup_stdio(struct mproc__child *c)
     return 0;
 }
 
+/* close_range over [lo, hi], sparing the failure-report pipe (close-on-exec already). */
+CHILD_FN static long close_span(const struct mproc__child *c, unsigned lo, unsigned hi)
+{
+    if (c->report_fd >= 0 && (unsigned)c->report_fd >= lo && (unsigned)c->report_fd <= hi) {
+        unsigned r = (unsigned)c->report_fd;
+        if (r > lo && SYS(SYS_close_range, lo, r - 1, 0) < 0)
+            return -1;
+        if (r == hi)
+            return 0;
+        lo = r + 1;
+    }
+    return SYS(SYS_close_range, lo, hi, 0);
+}
+
 CHILD_FN static int setup_fds(struct mproc__child *c)
 {
     unsigned lo = 3;
@@ -133,11 +147,11 @@ CHILD_FN static int setup_fds(struct mproc__child *c)
             return fail(c, MPROC_STAGE_FDS);
         if (!c->close_fds)
             continue;
-        if (k > lo && SYS(SYS_close_range, lo, k - 1, 0) < 0)
+        if (k > lo && close_span(c, lo, k - 1) < 0)
             return fail(c, MPROC_STAGE_FDS);
         lo = k + 1;
     }
-    if (c->close_fds && SYS(SYS_close_range, lo, ~0u, 0) < 0)
+    if (c->close_fds && close_span(c, lo, ~0u) < 0)
         return fail(c, MPROC_STAGE_FDS);
     return 0;
 }
@@ -174,6 +188,10 @@ CHILD_FN int mproc__child_exec(void *arg)
         }
         c->stage = MPROC_STAGE_EXEC;
         c->err = saw_eacces && (last == ENOENT || last == ENOTDIR) ? EACCES : last;
+    }
+    if (c->report_fd >= 0) { /* memory is not shared with the parent (see spawn.c) */
+        int rec[2] = {c->stage, c->err};
+        SYS(SYS_write, c->report_fd, rec, sizeof rec);
     }
     SYS(SYS_exit, 127);
     return 127;

@@ -21,10 +21,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct fork_call {
@@ -37,6 +40,7 @@ struct fork_call {
     int restore_mask; /* forked on the spawner thread: the child restores mask */
     pid_t pid;
     int err;
+    int pidfd; /* from clone(CLONE_PIDFD) in the fallback below, else -1 */
 };
 
 /* ---- in the child ---- */
@@ -92,10 +96,39 @@ static _Noreturn void fork_child(struct fork_call *fc)
 
 /* ---- in the parent ---- */
 
+/* pidfd_open (Linux 5.3) is missing under valgrind 3.19. There, and only there, the child
+ * is made by a raw clone(CLONE_PIDFD), which returns the pidfd with the child. It skips
+ * glibc's fork bookkeeping (atfork handlers, malloc and stdio lock resets), which is safe
+ * for a single-threaded parent: a degraded mode for tools, not for production. */
+static int pidfd_open_missing(void)
+{
+    static _Atomic int cached = -1;
+    int v = atomic_load(&cached);
+    if (v < 0) {
+        int fd = mproc__pidfd_open(getpid());
+        v = fd == MPROC_ENOSYS;
+        mproc__close(fd);
+        atomic_store(&cached, v);
+    }
+    return v;
+}
+
+static pid_t fork_child_process(struct fork_call *fc)
+{
+    if (!pidfd_open_missing())
+        return fork();
+    int pidfd = -1;
+    /* clone's third argument is parent_tid on every architecture: CLONE_PIDFD's slot. */
+    long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
+    if (pid > 0)
+        fc->pidfd = pidfd;
+    return (pid_t)pid;
+}
+
 static int do_fork(void *arg)
 {
     struct fork_call *fc = arg;
-    pid_t pid = fork();
+    pid_t pid = fork_child_process(fc);
     if (pid == 0)
         fork_child(fc);
     fc->pid = pid;
@@ -168,7 +201,7 @@ static int start(struct fork_call *fc, const mproc_opts *o)
  * child was already reaped by someone else), or an error with the child gone. */
 static int attach(struct fork_call *fc, int *pidfd, int *stage)
 {
-    *pidfd = mproc__pidfd_open(fc->pid);
+    *pidfd = fc->pidfd >= 0 ? fc->pidfd : mproc__pidfd_open(fc->pid);
     if (fc->exit_word && *pidfd >= 0) {
         /* Only now may the child run and end: we hold its pidfd. (On failure it stays
          * blocked, so the pid killed below is surely still the child's.) */
@@ -232,7 +265,7 @@ int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_op
     *out = NULL;
     struct mproc__prep pp;
     mproc__prep_init(&pp);
-    struct fork_call fc = {.pp = &pp, .fn = fn, .arg = arg, .report = {-1, -1}};
+    struct fork_call fc = {.pp = &pp, .fn = fn, .arg = arg, .report = {-1, -1}, .pidfd = -1};
     int stage = MPROC_STAGE_NONE, pidfd = -1;
     int rc = mproc__prep_common(&pp, o);
     if (rc == 0 && (o->flags & MPROC_DETACHED))

@@ -21,6 +21,7 @@ void mproc__prep_init(struct mproc__prep *pp)
         pp->c.src[i] = -1;
     }
     pp->devnull = -1;
+    pp->c.report_fd = -1;
 }
 
 void mproc__prep_release(struct mproc__prep *pp, int keep_parent_ends)

@@ -24,6 +24,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+static int signal_proc(const mproc_proc *p, int sig);
+
 static int leads_group(const mproc_proc *p)
 {
     return (p->flags & (MPROC_NEW_PGROUP | MPROC_NEW_SESSION | MPROC_DETACHED)) != 0;
@@ -156,7 +158,7 @@ static void kill_for_timeout(mproc_proc *p)
         return; /* it ended by itself in time: not a timeout */
     if (leads_group(p))
         (void)kill(-p->pid, SIGKILL);
-    (void)mproc__pidfd_signal(p->pidfd, SIGKILL);
+    (void)signal_proc(p, SIGKILL);
     p->timed_out = 1;
 }
 
@@ -191,13 +193,23 @@ int mproc_proc_wait(mproc_proc *p, int timeout_ms, mproc_status *st)
 
 /* ---- signals ------------------------------------------------------------------------ */
 
+/* Signals the child through its pidfd; where pidfd_send_signal is missing (valgrind
+ * 3.19), by pid: safe for our own children, whose pid cannot be reused before we reap. */
+static int signal_proc(const mproc_proc *p, int sig)
+{
+    int rc = mproc__pidfd_signal(p->pidfd, sig);
+    if (rc == MPROC_ENOSYS)
+        rc = kill(p->pid, sig) == 0 ? 0 : -errno;
+    return rc;
+}
+
 int mproc_proc_signal(mproc_proc *p, int sig)
 {
     if (!p || !mproc__sig_valid(sig))
         return MPROC_EINVAL;
     if (p->reaped)
         return MPROC_ESRCH;
-    return mproc__pidfd_signal(p->pidfd, sig);
+    return signal_proc(p, sig);
 }
 
 int mproc_proc_signal_group(mproc_proc *p, int sig)
@@ -230,15 +242,15 @@ int mproc_proc_terminate(mproc_proc *p, int grace_ms, mproc_status *st)
         if (grace_ms > 0) {
             if (group)
                 (void)kill(-p->pid, SIGTERM);
-            (void)mproc__pidfd_signal(p->pidfd, SIGTERM);
+            (void)signal_proc(p, SIGTERM);
             /* A stopped process would never act on SIGTERM. */
             if (group)
                 (void)kill(-p->pid, SIGCONT);
-            (void)mproc__pidfd_signal(p->pidfd, SIGCONT);
+            (void)signal_proc(p, SIGCONT);
         }
         int rc = grace_ms > 0 ? mproc_proc_wait(p, grace_ms, NULL) : MPROC_ETIMEDOUT;
         if (rc == MPROC_ETIMEDOUT) {
-            (void)mproc__pidfd_signal(p->pidfd, SIGKILL);
+            (void)signal_proc(p, SIGKILL);
             rc = mproc_proc_wait(p, -1, NULL);
         }
         if (group) /* whatever is left of the tree */
@@ -389,7 +401,7 @@ void mproc_proc_free(mproc_proc *p)
     if (!p->reaped && !(p->flags & MPROC_DETACHED)) {
         if (leads_group(p))
             (void)kill(-p->pid, SIGKILL);
-        (void)mproc__pidfd_signal(p->pidfd, SIGKILL);
+        (void)signal_proc(p, SIGKILL);
         (void)collect(p);
     }
     mproc__close(p->pidfd);

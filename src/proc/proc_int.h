@@ -36,6 +36,8 @@ struct mproc__child {
     int close_fds;     /* spawn: close everything but 0..2 and keep */
     int reset_signals; /* spawn: default dispositions and an empty mask before exec */
     const char *name;  /* fork: PR_SET_NAME */
+    int report_fd;     /* spawn where a CLONE_VM child does not share our memory (valgrind):
+                          the failure record is written here too; else -1 */
     int stage, err;    /* out: which stage failed, and its errno */
 };
 

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -40,6 +41,39 @@ extern int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 #else
 #define CLONE clone
 #endif
+
+/* Whether a CLONE_VM child really shares our memory. It always does on Linux, but not
+ * under emulators such as valgrind 3.19, which runs CLONE_VM|CLONE_VFORK as a plain
+ * fork: the child's failure record would then be lost and a failed exec would look like
+ * a success ending in 127. Probed once per process with a child that only writes a flag;
+ * where sharing fails, spawn falls back to a close-on-exec report pipe. */
+__attribute__((no_sanitize("address", "undefined", "thread"))) static int probe_child(void *arg)
+{
+    *(volatile int *)arg = 1;
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
+static int vm_is_shared(void)
+{
+    static _Atomic int cached = -1;
+    int v = atomic_load(&cached);
+    if (v >= 0)
+        return v;
+    char *stack = malloc(16 * 1024);
+    if (!stack)
+        return 1; /* assume the normal case; the next spawn probes again */
+    int flag = 0;
+    long pid = CLONE(probe_child, stack + 16 * 1024, CLONE_VM | CLONE_VFORK | SIGCHLD, &flag);
+    if (pid > 0)
+        mproc__reap_now((pid_t)pid, -1);
+    free(stack);
+    if (pid < 0)
+        return 1;
+    v = __atomic_load_n(&flag, __ATOMIC_SEQ_CST) == 1;
+    atomic_store(&cached, v);
+    return v;
+}
 
 struct spawn_call {
     struct mproc__child *c;
@@ -103,11 +137,32 @@ static int do_clone(void *arg)
 
 /* Creates the child: 0 with sc->pid and sc->pidfd, or an error with pp->c.stage set
  * when the child (or clone) failed; a child that failed has been reaped. */
+/* The fallback when memory is not shared: the child's record comes through a pipe that
+ * exec closes (EOF: it ran) or that holds {stage, errno} (it failed). */
+static void read_pipe_report(struct mproc__prep *pp, int fd)
+{
+    int rec[2];
+    if (mproc__read(fd, rec, sizeof rec) == (ssize_t)sizeof rec && rec[0] != 0) {
+        pp->c.stage = rec[0];
+        pp->c.err = rec[1];
+    }
+}
+
 static int create(struct mproc__prep *pp, int detached, struct spawn_call *sc)
 {
+    int report[2] = {-1, -1};
+    if (!vm_is_shared()) {
+        int rc = mproc__pipe(report);
+        if (rc < 0)
+            return rc;
+        pp->c.report_fd = report[1];
+    }
     char *stack = malloc((detached ? 2 : 1) * SPAWN_STACK_SIZE);
-    if (!stack)
+    if (!stack) {
+        mproc__close(report[0]);
+        mproc__close(report[1]);
         return MPROC_ENOMEM;
+    }
     *sc = (struct spawn_call){
         .c = &pp->c, .detached = detached, .pid = -1, .pidfd = -1, .stack = stack};
     int rc;
@@ -116,6 +171,13 @@ static int create(struct mproc__prep *pp, int detached, struct spawn_call *sc)
     else
         rc = do_clone(sc);
     free(stack);
+    if (report[0] >= 0) {
+        mproc__close(report[1]);
+        pp->c.report_fd = -1;
+        if (rc == 0)
+            read_pipe_report(pp, report[0]);
+        mproc__close(report[0]);
+    }
     if (pp->c.stage != 0) {
         /* The child recorded a failure and left with _exit(127): collect it. A detached
          * one is not our child; init or a subreaper collects it. */
