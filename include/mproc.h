@@ -6,5 +6,7 @@
 #include "mproc/common.h"
 #include "mproc/proc.h"
 #include "mproc/io.h"
+#include "mproc/queue.h"
+#include "mproc/wait.h"
 
 #endif /* MPROC_H */
