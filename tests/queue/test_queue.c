@@ -13,8 +13,8 @@
 
 static mproc_queue *new_queue(size_t cap, size_t max_msg, size_t max_count, unsigned flags)
 {
-    mproc_queue_opts o = {.capacity_bytes = cap, .max_msg_size = max_msg,
-                          .max_messages = max_count, .flags = flags};
+    mproc_queue_opts o = {
+        .capacity_bytes = cap, .max_msg_size = max_msg, .max_messages = max_count, .flags = flags};
     mproc_queue *q = NULL;
     assert_ok(mproc_queue_new(&q, &o));
     return q;
