@@ -425,8 +425,8 @@ static void t_verify(const struct tshared *s, const struct ttally *t)
 static void torture_random_kills(void **state)
 {
     (void)state;
-    struct tshared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
-                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct tshared *s =
+        mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(s != MAP_FAILED);
     mproc_queue_opts o = {.capacity_bytes = 32768, .max_msg_size = T_MAXLEN};
     mproc_queue *q;
