@@ -26,8 +26,8 @@ static int64_t dead_pending(struct qshm *h)
 
 static int64_t unfinished(struct qshm *h, int with_dead)
 {
-    int64_t n = (int64_t)(atomic_load(&h->claimed) - atomic_load(&h->abandoned) -
-                          atomic_load(&h->done));
+    int64_t n =
+        (int64_t)(atomic_load(&h->claimed) - atomic_load(&h->abandoned) - atomic_load(&h->done));
     return with_dead && n > 0 ? n - dead_pending(h) : n;
 }
 
@@ -60,12 +60,12 @@ int mproc_queue_join(mproc_queue *q, int timeout_ms)
     struct qshm *h = q->h;
     if (!(h->flags & MPROC_QUEUE_JOINABLE))
         return MPROC_ENOTSUP;
-    int64_t dl = mproc__q_deadline_ns(timeout_ms);
+    struct qdl dl = {timeout_ms, 0};
     for (;;) {
         atomic_fetch_add(&h->join_waiters, 1);
         uint32_t g = atomic_load(&h->join_gen);
         int64_t n = unfinished(h, 1);
-        int r = n <= 0 ? 0 : mproc__q_futex_wait(&h->join_gen, g, dl);
+        int r = n <= 0 ? 0 : mproc__q_futex_wait(&h->join_gen, g, mproc__q_dl(&dl));
         atomic_fetch_sub(&h->join_waiters, 1);
         if (n <= 0)
             return 0;

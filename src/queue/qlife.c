@@ -42,7 +42,7 @@ static int q_sizes(const mproc_queue_opts *o, uint64_t *cap, uint64_t *max_msg)
         return MPROC_EINVAL;
     if (c == 0)
         c = m && 2 * q_recsize((uint32_t)m) > Q_DEFAULT_CAP ? 2 * q_recsize((uint32_t)m)
-                                                           : Q_DEFAULT_CAP;
+                                                            : Q_DEFAULT_CAP;
     c = pow2_at_least(c);
     if (c > Q_MAX_CAP)
         return MPROC_EINVAL;
@@ -171,8 +171,7 @@ static int create_anon(mproc_queue *q, const mproc_queue_opts *o, uint64_t cap, 
         return -errno;
     q->sigfd = fd;
     uint64_t size = Q_DATA_OFF + cap;
-    void *p =
-        mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     q_init(p, o, cap, mm, size);

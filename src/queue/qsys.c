@@ -23,11 +23,11 @@
 
 #include "sys/sys.h"
 
-int64_t mproc__q_deadline_ns(int timeout_ms)
+int64_t mproc__q_dl(struct qdl *d)
 {
-    if (timeout_ms < 0)
-        return INT64_MAX;
-    return mproc__now_ns() + (int64_t)timeout_ms * 1000000;
+    if (d->at == 0)
+        d->at = d->timeout_ms < 0 ? INT64_MAX : mproc__now_ns() + (int64_t)d->timeout_ms * 1000000;
+    return d->at;
 }
 
 void mproc__q_pause(unsigned spins)
@@ -55,7 +55,8 @@ int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns)
     int64_t until = abs_ns - now > Q_SLICE_NS ? now + Q_SLICE_NS : abs_ns;
     struct timespec ts = {.tv_sec = (time_t)(until / 1000000000),
                           .tv_nsec = (long)(until % 1000000000)};
-    syscall(SYS_futex, (void *)(uintptr_t)w, FUTEX_WAIT_BITSET, val, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+    syscall(SYS_futex, (void *)(uintptr_t)w, FUTEX_WAIT_BITSET, val, &ts, NULL,
+            FUTEX_BITSET_MATCH_ANY);
     return 0;
 }
 
@@ -176,8 +177,9 @@ struct qreg *mproc__q_myreg(mproc_queue *q)
 /* Takes an owner-pid lock. Held only for a few instructions, so waiters spin, then yield,
  * then nap; a holder that died (SIGKILL inside its critical section) is replaced by CAS on
  * its pid (reported in *dead), and every critical section is written so that its
- * successor can redo or repair it. Returns 0, or MPROC_ETIMEDOUT at the deadline (a holder that is alive but stopped). */
-int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, int64_t deadline_ns,
+ * successor can redo or repair it. Returns 0, or MPROC_ETIMEDOUT at the deadline (a holder that is
+ * alive but stopped). */
+int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
                   uint32_t *dead)
 {
     uint32_t cur = 0;
@@ -186,8 +188,8 @@ int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, int64_t d
         return 0;
     for (unsigned i = 1;; i++) {
         cur = atomic_load_explicit(lock, memory_order_relaxed);
-        if (cur == 0 && atomic_compare_exchange_weak_explicit(
-                            lock, &cur, me, memory_order_acquire, memory_order_relaxed))
+        if (cur == 0 && atomic_compare_exchange_weak_explicit(lock, &cur, me, memory_order_acquire,
+                                                              memory_order_relaxed))
             return 0;
         if (i < 64) {
             mproc__q_pause(8);
@@ -200,7 +202,7 @@ int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, int64_t d
                 *dead = was;
                 return 0;
             }
-            if (mproc__now_ns() >= deadline_ns)
+            if (mproc__now_ns() >= mproc__q_dl(dl))
                 return MPROC_ETIMEDOUT;
         }
         if (i < 4096) {

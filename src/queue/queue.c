@@ -22,8 +22,8 @@ void (*mproc__queue_fault_point)(int point);
 
 enum { Q_AGAIN = 1 };
 
-#define Q_SPIN_NS       50000 /* how long a waiter spins before sleeping: covers a peer's put */
-#define Q_LIVENESS_NS   2000000 /* a record stuck this long gets its owner checked */
+#define Q_SPIN_NS     50000   /* how long a waiter spins before sleeping: covers a peer's put */
+#define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
 
 /* What a would-block was waiting behind: a record another process owns. */
 struct qblock {
@@ -103,7 +103,7 @@ static void put_repair(mproc_queue *q, uint32_t dead)
 }
 
 /* Claims room for one record under plock. Returns the record, or NULL with *err set. */
-static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, int64_t dl,
+static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl *dl,
                           struct qblock *blk, uint64_t *pos, int *err)
 {
     struct qshm *h = q->h;
@@ -145,7 +145,7 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, int64_t dl,
     return r;
 }
 
-static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, int64_t dl,
+static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, struct qdl *dl,
                    struct qblock *blk)
 {
     if (atomic_load_explicit(&q->h->closed, memory_order_relaxed))
@@ -182,8 +182,7 @@ static int free_dead_taken(mproc_queue *q, struct qblock *blk)
         return 0;
     }
     uint64_t s = blk->stamp;
-    atomic_compare_exchange_strong(&q_rec(q, blk->pos)->stamp, &s,
-                                   q_stamp(blk->pos, 0, QS_DONE));
+    atomic_compare_exchange_strong(&q_rec(q, blk->pos)->stamp, &s, q_stamp(blk->pos, 0, QS_DONE));
     blk->stamp = 0;
     return 1;
 }
@@ -200,22 +199,22 @@ static int space_ready(mproc_queue *q)
     return q_stamp_at(s, f) && q_state(s) != QS_TAKEN;
 }
 
-static int wait_space(mproc_queue *q, int64_t dl)
+static int wait_space(mproc_queue *q, struct qdl *dl)
 {
     struct qshm *h = q->h;
     int64_t spin_end = mproc__now_ns() + Q_SPIN_NS;
-    for (unsigned i = 0; i < 1u << 16; i++) {
+    for (unsigned i = 1; i < 1u << 22; i++) {
         if (space_ready(q))
             return 0;
-        mproc__q_pause(32);
-        if ((i & 63) == 63 && mproc__now_ns() > spin_end)
+        mproc__q_pause(1);
+        if ((i & 255) == 0 && mproc__now_ns() > spin_end)
             break;
     }
     atomic_fetch_add(&h->prod_waiters, 1);
     uint32_t g = atomic_load(&h->space_gen);
     int r = 0;
     if (!space_ready(q))
-        r = mproc__q_futex_wait(&h->space_gen, g, dl);
+        r = mproc__q_futex_wait(&h->space_gen, g, mproc__q_dl(dl));
     atomic_fetch_sub(&h->prod_waiters, 1);
     return r;
 }
@@ -227,17 +226,17 @@ int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms)
     if (len > q->h->max_msg)
         return MPROC_EMSGSIZE;
     uint32_t me = mproc__q_me(q);
-    int64_t dl = mproc__q_deadline_ns(timeout_ms);
+    struct qdl dl = {timeout_ms, 0}; /* computed when first needed: clocks cost */
     struct qblock blk = {0, 0, 0};
     for (;;) {
-        int r = try_put(q, me, msg, (uint32_t)len, dl, &blk);
+        int r = try_put(q, me, msg, (uint32_t)len, &dl, &blk);
         if (r != Q_AGAIN)
             return r;
         if (free_dead_taken(q, &blk))
             continue;
         if (timeout_ms == 0)
             return MPROC_EFULL;
-        if (wait_space(q, dl) == MPROC_ETIMEDOUT)
+        if (wait_space(q, &dl) == MPROC_ETIMEDOUT)
             return MPROC_ETIMEDOUT;
     }
 }
@@ -280,7 +279,7 @@ static void advance_head(struct qshm *hd, struct qrec *r, uint64_t h, unsigned s
     atomic_store_explicit(&hd->head, h + q_recsize(r->len), memory_order_release);
 }
 
-static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *len, int64_t dl,
+static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *len, struct qdl *dl,
                    struct qblock *blk)
 {
     struct qshm *hd = q->h;
@@ -290,15 +289,20 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
         return err;
     for (;;) {
         uint64_t h = atomic_load_explicit(&hd->head, memory_order_relaxed);
-        if (h == atomic_load_explicit(&hd->tail, memory_order_acquire))
-            break;
         struct qrec *r = q_rec(q, h);
         uint64_t s = atomic_load_explicit(&r->stamp, memory_order_acquire);
-        unsigned st = q_state(s);
-        if (!q_stamp_at(s, h)) {
-            q_unlock(&hd->clock_);
-            return MPROC_EPROTO; /* cannot happen unless someone scribbled on the queue */
+        /* A record committed in this lap at head implies tail > head (commits follow the
+         * tail's publication), so the common case leaves the producers' line alone. */
+        if (!q_stamp_at(s, h) || q_state(s) != QS_COMMITTED) {
+            if (h == atomic_load_explicit(&hd->tail, memory_order_acquire))
+                break;
+            s = atomic_load_explicit(&r->stamp, memory_order_acquire);
+            if (!q_stamp_at(s, h)) {
+                q_unlock(&hd->clock_);
+                return MPROC_EPROTO; /* cannot happen unless someone scribbled on the queue */
+            }
         }
+        unsigned st = q_state(s);
         if (st == QS_CLAIMED) { /* being written: wait for it (FIFO) or its owner's death */
             if (blk->stamp != s)
                 *blk = (struct qblock){h, s, mproc__now_ns()};
@@ -327,7 +331,7 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
 
 /* The record at head has been CLAIMED for a while: if its producer is dead, skip it. The
  * half-written message is never delivered; its space is reclaimed like any other. */
-static int skip_dead_claimed(mproc_queue *q, uint32_t me, struct qblock *blk, int64_t dl)
+static int skip_dead_claimed(mproc_queue *q, uint32_t me, struct qblock *blk, struct qdl *dl)
 {
     if (!blk->stamp || mproc__now_ns() - blk->since_ns < Q_LIVENESS_NS)
         return 0;
@@ -362,9 +366,12 @@ static int items_ready(mproc_queue *q)
 {
     struct qshm *hd = q->h;
     uint64_t h = atomic_load(&hd->head);
+    uint64_t s = atomic_load(&q_rec(q, h)->stamp);
+    if (q_stamp_at(s, h) && q_state(s) == QS_COMMITTED)
+        return 1;
     if (h == atomic_load(&hd->tail))
         return atomic_load(&hd->closed) != 0;
-    uint64_t s = atomic_load(&q_rec(q, h)->stamp);
+    s = atomic_load(&q_rec(q, h)->stamp);
     return !q_stamp_at(s, h) || q_state(s) != QS_CLAIMED;
 }
 
@@ -380,15 +387,15 @@ static void arm_fd(mproc_queue *q)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-static int wait_items(mproc_queue *q, int64_t dl)
+static int wait_items(mproc_queue *q, struct qdl *dl)
 {
     struct qshm *hd = q->h;
     int64_t spin_end = mproc__now_ns() + Q_SPIN_NS;
-    for (unsigned i = 0; i < 1u << 16; i++) {
+    for (unsigned i = 1; i < 1u << 22; i++) {
         if (items_ready(q))
             return 0;
-        mproc__q_pause(32);
-        if ((i & 63) == 63 && mproc__now_ns() > spin_end)
+        mproc__q_pause(1);
+        if ((i & 255) == 0 && mproc__now_ns() > spin_end)
             break;
     }
     atomic_fetch_add(&hd->cons_waiters, 1);
@@ -396,7 +403,7 @@ static int wait_items(mproc_queue *q, int64_t dl)
     arm_fd(q);
     int r = 0;
     if (!items_ready(q))
-        r = mproc__q_futex_wait(&hd->items_gen, g, dl);
+        r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
     atomic_fetch_sub(&hd->cons_waiters, 1);
     return r;
 }
@@ -406,13 +413,13 @@ int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int time
     if (!q || !len || (!buf && cap) || !mproc__timeout_ok(timeout_ms))
         return MPROC_EINVAL;
     uint32_t me = mproc__q_me(q);
-    int64_t dl = mproc__q_deadline_ns(timeout_ms);
+    struct qdl dl = {timeout_ms, 0}; /* computed when first needed: clocks cost */
     struct qblock blk = {0, 0, 0};
     for (int tries = 0;; tries++) {
-        int r = try_get(q, me, buf, cap, len, dl, &blk);
+        int r = try_get(q, me, buf, cap, len, &dl, &blk);
         if (r != Q_AGAIN)
             return r;
-        if (skip_dead_claimed(q, me, &blk, dl))
+        if (skip_dead_claimed(q, me, &blk, &dl))
             continue;
         if (timeout_ms == 0) {
             if (tries > 0 || !atomic_load(&q->h->polled))
@@ -420,7 +427,7 @@ int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int time
             arm_fd(q);
             continue;
         }
-        if (wait_items(q, dl) == MPROC_ETIMEDOUT)
+        if (wait_items(q, &dl) == MPROC_ETIMEDOUT)
             return MPROC_ETIMEDOUT;
     }
 }

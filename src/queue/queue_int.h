@@ -64,8 +64,8 @@ struct qrec {
 struct qreg {
     _Atomic uint32_t pid;
     uint32_t unused;
-    _Atomic uint64_t start;   /* /proc/PID/stat starttime: tells a reused pid apart */
-    _Atomic int64_t pending;  /* joinable: messages taken minus task_done in this process */
+    _Atomic uint64_t start;  /* /proc/PID/stat starttime: tells a reused pid apart */
+    _Atomic int64_t pending; /* joinable: messages taken minus task_done in this process */
 };
 
 #define Q_LINE _Alignas(64)
@@ -130,6 +130,14 @@ static inline uint64_t q_recsize(uint32_t len)
     return Q_HDR + (((uint64_t)len + Q_HDR - 1) & ~(uint64_t)(Q_HDR - 1));
 }
 
+/* A call's deadline on CLOCK_MONOTONIC in ns, computed the first time it is needed: the
+ * fast paths never read the clock (it costs more than a whole put on some VMs). */
+struct qdl {
+    int timeout_ms;
+    int64_t at; /* 0: not computed yet */
+};
+int64_t mproc__q_dl(struct qdl *d);
+
 /* qsys.c: futex, owner liveness, locks, registry, the poll descriptor. */
 int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns);
 void mproc__q_futex_wake(_Atomic uint32_t *w, int n);
@@ -137,7 +145,7 @@ int mproc__q_pid_dead(struct qshm *h, uint32_t pid);
 uint32_t mproc__q_me(mproc_queue *q);
 void mproc__q_register(mproc_queue *q);
 struct qreg *mproc__q_myreg(mproc_queue *q);
-int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, int64_t deadline_ns,
+int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
                   uint32_t *dead);
 static inline void q_unlock(_Atomic uint32_t *lock)
 {
@@ -145,7 +153,6 @@ static inline void q_unlock(_Atomic uint32_t *lock)
 }
 void mproc__q_sig_raise(const mproc_queue *q);
 void mproc__q_sig_drain(const mproc_queue *q);
-int64_t mproc__q_deadline_ns(int timeout_ms);
 void mproc__q_pause(unsigned spins);
 
 /* slice of every futex sleep: waits never depend on one wake-up arriving */
