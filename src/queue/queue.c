@@ -137,6 +137,12 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl 
     r->len = len;
     r->seq = (uint32_t)seq;
     atomic_store_explicit(&r->stamp, q_stamp(t, me, QS_CLAIMED), memory_order_release);
+    /* Consumers read the stamp at head before looking at tail: make sure the next header
+     * slot holds no stale stamp (filler bodies are never written and may keep old headers).
+     * Past free_pos + cap it is a live header of the previous lap, whose position differs. */
+    uint64_t next = t + need;
+    if (next + Q_HDR <= atomic_load_explicit(&h->free_pos, memory_order_relaxed) + h->cap)
+        atomic_store_explicit(&q_rec(q, next)->stamp, 0, memory_order_relaxed);
     atomic_store_explicit(&h->claimed, seq + 1, memory_order_relaxed);
     atomic_store_explicit(&h->tail, t + need, memory_order_release);
     Q_FAULT(MPROC_QF_PUT_LOCKED);
