@@ -6,6 +6,7 @@
  *   cc -O2 -D_GNU_SOURCE -Iinclude bench/bench_queue.c build/release/libmproc.a -lpthread \
  *      -o build/release/bench_queue && build/release/bench_queue
  * Python's multiprocessing.Queue is measured by bench/peers/queue.py when python3 is found.
+ * An argument runs only the measurements whose name contains it: bench_queue pingpong.
  */
 #include <mproc.h>
 
@@ -351,22 +352,41 @@ static void python_peer(void)
     mproc_proc_free(p);
 }
 
-int main(void)
+/* argv[1], if given, runs only the measurements whose name contains it. */
+static const char *only;
+static int want(const char *name)
 {
+    return !only || strstr(name, only) != NULL;
+}
+
+int main(int argc, char **argv)
+{
+    only = argc > 1 ? argv[1] : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("queue_1x1_64B_msgs_per_s %.0f\n", queue_stream(1, 1, 64, 20000000, 0));
-    printf("queue_2x2_64B_msgs_per_s %.0f\n", queue_stream(2, 2, 64, 8000000, 0));
-    printf("raw_ring_64B_msgs_per_s %.0f\n", raw_ring());
-    printf("pipe_64B_msgs_per_s %.0f\n", pipe_64());
-    double q1m = queue_stream(1, 1, 1 << 20, 4000, 8u << 20) * (1 << 20) / 1e9;
-    printf("queue_1x1_1MiB_GB_per_s %.2f\n", q1m);
-    printf("shm_copy_1MiB_GB_per_s %.2f\n", memcpy_gbps(1 << 20));
-    printf("socketpair_1MiB_GB_per_s %.2f\n", socketpair_gbps());
-    double qpp = queue_pingpong_us(), spp = spin_pingpong_us();
-    printf("queue_pingpong_us %.3f\n", qpp);
-    printf("spin_pingpong_us %.3f\n", spp);
-    printf("queue_pingpong_vs_spin %.2f\n", qpp / spp);
-    printf("queue_idle_consumer_cpu_pct %.3f\n", idle_cpu_pct());
-    python_peer();
+    if (want("queue_1x1_64B"))
+        printf("queue_1x1_64B_msgs_per_s %.0f\n", queue_stream(1, 1, 64, 20000000, 0));
+    if (want("queue_2x2_64B"))
+        printf("queue_2x2_64B_msgs_per_s %.0f\n", queue_stream(2, 2, 64, 8000000, 0));
+    if (want("raw_ring"))
+        printf("raw_ring_64B_msgs_per_s %.0f\n", raw_ring());
+    if (want("pipe"))
+        printf("pipe_64B_msgs_per_s %.0f\n", pipe_64());
+    if (want("queue_1x1_1MiB"))
+        printf("queue_1x1_1MiB_GB_per_s %.2f\n",
+               queue_stream(1, 1, 1 << 20, 4000, 8u << 20) * (1 << 20) / 1e9);
+    if (want("shm_copy"))
+        printf("shm_copy_1MiB_GB_per_s %.2f\n", memcpy_gbps(1 << 20));
+    if (want("socketpair"))
+        printf("socketpair_1MiB_GB_per_s %.2f\n", socketpair_gbps());
+    if (want("pingpong")) {
+        double qpp = queue_pingpong_us(), spp = spin_pingpong_us();
+        printf("queue_pingpong_us %.3f\n", qpp);
+        printf("spin_pingpong_us %.3f\n", spp);
+        printf("queue_pingpong_vs_spin %.2f\n", qpp / spp);
+    }
+    if (want("idle"))
+        printf("queue_idle_consumer_cpu_pct %.3f\n", idle_cpu_pct());
+    if (want("python"))
+        python_peer();
     return 0;
 }

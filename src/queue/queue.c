@@ -34,9 +34,11 @@ struct qblock {
 static void notify_items(mproc_queue *q)
 {
     struct qshm *h = q->h;
-    if (atomic_load(&h->cons_waiters)) {
+    /* One wake-up per sleep episode: puts that follow while the sleepers are still
+     * waking up must not each pay a system call. */
+    if (atomic_load(&h->items_sleep) && atomic_exchange(&h->items_sleep, 0)) {
         atomic_fetch_add(&h->items_gen, 1);
-        mproc__q_futex_wake(&h->items_gen, 1);
+        mproc__q_futex_wake(&h->items_gen, INT_MAX);
     }
     if (atomic_load_explicit(&h->armed, memory_order_relaxed) && atomic_exchange(&h->armed, 0))
         mproc__q_sig_raise(q);
@@ -44,7 +46,7 @@ static void notify_items(mproc_queue *q)
 
 static void notify_space(struct qshm *h)
 {
-    if (atomic_load(&h->prod_waiters)) {
+    if (atomic_load(&h->space_sleep) && atomic_exchange(&h->space_sleep, 0)) {
         atomic_fetch_add(&h->space_gen, 1);
         mproc__q_futex_wake(&h->space_gen, INT_MAX);
     }
@@ -170,7 +172,7 @@ static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, s
     }
     Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
     /* seq_cst exchange: a full barrier between publishing the message and reading
-     * cons_waiters, pairing with the waiter's increment-then-check (no lost wake-up). */
+     * items_sleep, pairing with the sleeper's store-then-check (no lost wake-up). */
     atomic_exchange(&r->stamp, q_stamp(pos, me, QS_COMMITTED));
     Q_FAULT(MPROC_QF_PUT_AFTER_COMMIT);
     notify_items(q);
@@ -216,12 +218,11 @@ static int wait_space(mproc_queue *q, struct qdl *dl)
         if ((i & 255) == 0 && mproc__now_ns() > spin_end)
             break;
     }
-    atomic_fetch_add(&h->prod_waiters, 1);
     uint32_t g = atomic_load(&h->space_gen);
+    atomic_store(&h->space_sleep, 1);
     int r = 0;
     if (!space_ready(q))
         r = mproc__q_futex_wait(&h->space_gen, g, mproc__q_dl(dl));
-    atomic_fetch_sub(&h->prod_waiters, 1);
     return r;
 }
 
@@ -404,13 +405,12 @@ static int wait_items(mproc_queue *q, struct qdl *dl)
         if ((i & 255) == 0 && mproc__now_ns() > spin_end)
             break;
     }
-    atomic_fetch_add(&hd->cons_waiters, 1);
     uint32_t g = atomic_load(&hd->items_gen);
+    atomic_store(&hd->items_sleep, 1);
     arm_fd(q);
     int r = 0;
     if (!items_ready(q))
         r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
-    atomic_fetch_sub(&hd->cons_waiters, 1);
     return r;
 }
 

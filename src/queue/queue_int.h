@@ -90,7 +90,8 @@ struct qshm {
 
     /* waiting (futex words) */
     Q_LINE _Atomic uint32_t items_gen, space_gen, join_gen;
-    _Atomic uint32_t cons_waiters, prod_waiters, join_waiters;
+    _Atomic uint32_t items_sleep, space_sleep; /* someone may sleep on items/space_gen */
+    _Atomic uint32_t join_waiters;
     _Atomic uint32_t closed;
     _Atomic uint32_t polled; /* someone asked for the descriptor: producers signal it */
     _Atomic uint32_t armed;  /* the descriptor was drained: the next commit signals it */
