@@ -158,19 +158,16 @@ void mproc__q_register(mproc_queue *q)
     }
 }
 
-uint32_t mproc__q_me(mproc_queue *q)
+uint32_t mproc__q_me_slow(mproc_queue *q)
 {
-    uint32_t pid = q->local->pid;
-    if (__builtin_expect(pid != 0 && q->wipe_ok, 1))
-        return pid;
-    if (pid == 0 || pid != (uint32_t)getpid())
+    if (q->local->pid == 0 || q->local->pid != (uint32_t)getpid())
         mproc__q_register(q);
     return q->local->pid;
 }
 
 struct qreg *mproc__q_myreg(mproc_queue *q)
 {
-    (void)mproc__q_me(q);
+    (void)q_me(q);
     return q->local->reg ? &q->h->reg[q->local->reg - 1] : NULL;
 }
 
@@ -179,13 +176,10 @@ struct qreg *mproc__q_myreg(mproc_queue *q)
  * its pid (reported in *dead), and every critical section is written so that its
  * successor can redo or repair it. Returns 0, or MPROC_ETIMEDOUT at the deadline (a holder that is
  * alive but stopped). */
-int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
-                  uint32_t *dead)
+int mproc__q_lock_slow(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
+                       uint32_t *dead)
 {
-    uint32_t cur = 0;
-    if (atomic_compare_exchange_strong_explicit(lock, &cur, me, memory_order_acquire,
-                                                memory_order_relaxed))
-        return 0;
+    uint32_t cur;
     for (unsigned i = 1;; i++) {
         cur = atomic_load_explicit(lock, memory_order_relaxed);
         if (cur == 0 && atomic_compare_exchange_weak_explicit(lock, &cur, me, memory_order_acquire,

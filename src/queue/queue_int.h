@@ -143,11 +143,30 @@ int64_t mproc__q_dl(struct qdl *d);
 int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns);
 void mproc__q_futex_wake(_Atomic uint32_t *w, int n);
 int mproc__q_pid_dead(struct qshm *h, uint32_t pid);
-uint32_t mproc__q_me(mproc_queue *q);
+uint32_t mproc__q_me_slow(mproc_queue *q);
+/* This process's pid as the queue knows it; registers a forked child on first use. */
+static inline uint32_t q_me(mproc_queue *q)
+{
+    uint32_t pid = q->local->pid;
+    if (__builtin_expect(pid != 0 && q->wipe_ok, 1))
+        return pid;
+    return mproc__q_me_slow(q);
+}
 void mproc__q_register(mproc_queue *q);
 struct qreg *mproc__q_myreg(mproc_queue *q);
-int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
-                  uint32_t *dead);
+int mproc__q_lock_slow(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
+                       uint32_t *dead);
+/* Takes an owner-pid lock (see mproc__q_lock_slow in qsys.c). 0, or MPROC_ETIMEDOUT. */
+static inline int mproc__q_lock(struct qshm *h, _Atomic uint32_t *lock, uint32_t me, struct qdl *dl,
+                                uint32_t *dead)
+{
+    uint32_t cur = 0;
+    if (__builtin_expect(atomic_compare_exchange_strong_explicit(
+                             lock, &cur, me, memory_order_acquire, memory_order_relaxed),
+                         1))
+        return 0;
+    return mproc__q_lock_slow(h, lock, me, dl, dead);
+}
 static inline void q_unlock(_Atomic uint32_t *lock)
 {
     atomic_store_explicit(lock, 0, memory_order_release);
