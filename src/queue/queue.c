@@ -14,6 +14,7 @@
 #include "queue/queue_test.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <string.h>
 
 #include "sys/sys.h"
@@ -26,6 +27,16 @@ enum { Q_AGAIN = 1 };
 #define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
 
 /* What a would-block was waiting behind: a record another process owns. */
+/* One step of a waiter's spin: a pause, and now and then a yield, so that on a crowded
+ * machine the process we wait for can run on our CPU. */
+static inline void q_spin_pause(unsigned i)
+{
+    if (i >= 4096 && (i & 63) == 0)
+        sched_yield();
+    else
+        mproc__q_pause(1);
+}
+
 struct qblock {
     uint64_t pos, stamp;
     int64_t since_ns;
@@ -230,7 +241,7 @@ static int wait_space(mproc_queue *q, struct qdl *dl)
     for (unsigned i = 1; i < 1u << 22; i++) {
         if (space_batch_ready(q))
             return 0;
-        mproc__q_pause(1);
+        q_spin_pause(i);
         if ((i & 255) == 0 && mproc__now_ns() > spin_end)
             break;
     }
@@ -385,17 +396,25 @@ static int skip_dead_claimed(mproc_queue *q, uint32_t me, struct qblock *blk, st
     return 1;
 }
 
-static int items_ready(mproc_queue *q)
+/* 1 if a get may succeed now. *busy_len: the size of a message a producer is writing at
+ * the head (worth spinning for a while longer: the copy is under way), else 0. */
+static int items_ready(mproc_queue *q, uint32_t *busy_len)
 {
     struct qshm *hd = q->h;
     uint64_t h = atomic_load(&hd->head);
-    uint64_t s = atomic_load(&q_rec(q, h)->stamp);
+    struct qrec *r = q_rec(q, h);
+    uint64_t s = atomic_load(&r->stamp);
+    *busy_len = 0;
     if (q_stamp_at(s, h) && q_state(s) == QS_COMMITTED)
         return 1;
     if (h == atomic_load(&hd->tail))
         return atomic_load(&hd->closed) != 0;
-    s = atomic_load(&q_rec(q, h)->stamp);
-    return !q_stamp_at(s, h) || q_state(s) != QS_CLAIMED;
+    s = atomic_load(&r->stamp);
+    if (q_stamp_at(s, h) && q_state(s) == QS_CLAIMED) {
+        *busy_len = r->len;
+        return 0;
+    }
+    return 1;
 }
 
 /* Before a consumer sleeps (or gives up with timeout 0) on an empty queue: re-arm the poll
@@ -413,19 +432,25 @@ static void arm_fd(mproc_queue *q)
 static int wait_items(mproc_queue *q, struct qdl *dl)
 {
     struct qshm *hd = q->h;
-    int64_t spin_end = mproc__now_ns() + Q_SPIN_NS;
-    for (unsigned i = 1; i < 1u << 22; i++) {
-        if (items_ready(q))
+    int64_t start = mproc__now_ns(), spin_end = start + Q_SPIN_NS;
+    uint32_t busy;
+    for (unsigned i = 1; i < 1u << 24; i++) {
+        if (items_ready(q, &busy))
             return 0;
-        mproc__q_pause(1);
-        if ((i & 255) == 0 && mproc__now_ns() > spin_end)
-            break;
+        q_spin_pause(i);
+        if ((i & 255) == 0) {
+            int64_t now = mproc__now_ns();
+            if (busy && start + Q_SPIN_NS + busy / 2 > spin_end)
+                spin_end = start + Q_SPIN_NS + busy / 2; /* a copy at >= 2 GB/s */
+            if (now > spin_end)
+                break;
+        }
     }
     uint32_t g = atomic_load(&hd->items_gen);
     atomic_store(&hd->items_sleep, 1);
     arm_fd(q);
     int r = 0;
-    if (!items_ready(q))
+    if (!items_ready(q, &busy))
         r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
     return r;
 }
