@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -262,6 +263,90 @@ static void blocked_getter_survives_dead_producer(void **state)
     mproc_queue_free(q);
 }
 
+static int stop_target;
+
+static void stop_at(int point)
+{
+    if (point == stop_target)
+        raise(SIGSTOP);
+}
+
+static int put_stopping(void *arg)
+{
+    stop_target = MPROC_QF_PUT_LOCKED;
+    mproc__queue_fault_point = stop_at;
+    unsigned char b[SMALL];
+    memset(b, 9, sizeof b);
+    return mproc_queue_put(arg, b, sizeof b, 5000) == 0 ? 0 : 1;
+}
+
+static int proc_state_is(int pid, char want)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] == want;
+}
+
+static void wait_state(mproc_proc *p, char want)
+{
+    for (int i = 0; i < 5000 && !proc_state_is(mproc_proc_pid(p), want); i++)
+        usleep(1000);
+    assert_true(proc_state_is(mproc_proc_pid(p), want));
+}
+
+static void stopped_lock_holder_costs_a_timeout_not_a_hang(void **state)
+{
+    (void)state;
+    mproc_queue *q = small_queue();
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, put_stopping, q, NULL));
+    wait_state(p, 'T'); /* stopped inside put, holding the producers' lock */
+    int64_t t0 = mproc_test_now_ms();
+    assert_code(mproc_queue_put(q, "x", 1, 200), MPROC_ETIMEDOUT);
+    assert_true(mproc_test_now_ms() - t0 < 3000);
+    assert_ok(mproc_proc_continue(p));
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 10000, &st));
+    assert_int_equal(mproc_exitcode(&st), 0);
+    mproc_proc_free(p);
+    get_mark(q, 9, 0);
+    assert_healthy(q);
+    mproc_queue_free(q);
+}
+
+static int claim_and_die(void *arg)
+{
+    fault_target = MPROC_QF_PUT_MIDCOPY;
+    mproc__queue_fault_point = die_at;
+    unsigned char b[SMALL] = {0};
+    (void)mproc_queue_put(arg, b, sizeof b, 0);
+    return 1;
+}
+
+static void zombie_owner_counts_as_dead(void **state)
+{
+    (void)state;
+    mproc_queue *q = small_queue();
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, claim_and_die, q, NULL));
+    wait_state(p, 'Z'); /* dead, not reaped: its pid still exists */
+    put_mark(q, 10, SMALL);
+    get_mark(q, 10, 5000);
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 0, &st));
+    assert_int_equal(st.signal, SIGKILL);
+    mproc_proc_free(p);
+    assert_healthy(q);
+    mproc_queue_free(q);
+}
+
 /* ---- torture ------------------------------------------------------------------------ */
 
 #define T_STREAMS 512
@@ -477,6 +562,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(get_dies_after_release),
         cmocka_unit_test(get_dies_skipping_dead_record),
         cmocka_unit_test(blocked_getter_survives_dead_producer),
+        cmocka_unit_test(stopped_lock_holder_costs_a_timeout_not_a_hang),
+        cmocka_unit_test(zombie_owner_counts_as_dead),
         MPROC_CASE(torture_random_kills, 120),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);

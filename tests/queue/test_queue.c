@@ -3,12 +3,14 @@
  * descriptor, wait and named queues in test_poll.c. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static mproc_queue *new_queue(size_t cap, size_t max_msg, size_t max_count, unsigned flags)
@@ -257,6 +259,98 @@ static void blocked_put_resumes_when_space_frees(void **state)
     mproc_queue_free(q);
 }
 
+static int fill_then_block(void *arg)
+{
+    char b[1000] = {0};
+    while (mproc_queue_put(arg, b, sizeof b, 0) == 0) {
+    }
+    return mproc_queue_put(arg, b, sizeof b, 10000) == MPROC_ECLOSED ? 0 : 1;
+}
+
+static void close_wakes_blocked_putter(void **state)
+{
+    (void)state;
+    mproc_queue *q = new_queue(4096, 1000, 0, 0);
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, fill_then_block, q, NULL));
+    usleep(100000);
+    assert_ok(mproc_queue_close(q));
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 5000, &st));
+    assert_int_equal(mproc_exitcode(&st), 0);
+    mproc_proc_free(p);
+    mproc_queue_free(q);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+static void signals_do_not_cut_or_stretch_waits(void **state)
+{
+    (void)state;
+    mproc_queue *q = new_queue(0, 0, 0, 0);
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval it = {{0, 10000}, {0, 10000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    char b[8];
+    size_t len;
+    int64_t t0 = mproc_test_now_ms();
+    int r = mproc_queue_get(q, b, sizeof b, &len, 300);
+    int64_t dt = mproc_test_now_ms() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    assert_code(r, MPROC_ETIMEDOUT);
+    assert_true(dt >= 290 && dt < 3000);
+    mproc_queue_free(q);
+}
+
+struct tharg {
+    mproc_queue *q;
+    int id;
+    int ok;
+};
+
+static void *thread_put(void *arg)
+{
+    struct tharg *a = arg;
+    a->ok = 1;
+    for (int i = 0; i < 2000; i++) {
+        int v[2] = {a->id, i};
+        if (mproc_queue_put(a->q, v, sizeof v, 10000) != 0)
+            a->ok = 0;
+    }
+    return NULL;
+}
+
+static void threads_share_a_handle(void **state)
+{
+    (void)state;
+    mproc_queue *q = new_queue(8192, 0, 0, 0);
+    pthread_t th[3];
+    struct tharg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (struct tharg){q, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_put, &args[i]), 0);
+    }
+    int next[3] = {0, 0, 0};
+    for (int n = 0; n < 6000; n++) {
+        int v[2];
+        size_t len;
+        assert_ok(mproc_queue_get(q, v, sizeof v, &len, 10000));
+        assert_true(v[0] >= 0 && v[0] < 3);
+        assert_int_equal(v[1], next[v[0]]); /* FIFO per producer */
+        next[v[0]]++;
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].ok, 1);
+    }
+    mproc_queue_free(q);
+}
+
 /* ---- many producers, many consumers ----------------------------------------------- */
 
 #define NPROD 3
@@ -420,6 +514,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(close_drains_then_reports_closed),
         cmocka_unit_test(close_wakes_blocked_getter),
         cmocka_unit_test(blocked_put_resumes_when_space_frees),
+        cmocka_unit_test(close_wakes_blocked_putter),
+        cmocka_unit_test(signals_do_not_cut_or_stretch_waits),
+        cmocka_unit_test(threads_share_a_handle),
         MPROC_CASE(mpmc_exactly_once_fifo_per_producer, 120),
         cmocka_unit_test(join_waits_for_task_done),
         cmocka_unit_test(join_not_held_by_killed_consumer),
