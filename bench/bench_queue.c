@@ -1,15 +1,22 @@
-/* bench_queue: throughput and latency of mproc_queue against its floors and peers, all in
- * one run. Prints "name value" lines (rates in messages/s, GB/s, times in microseconds).
+/* bench_queue: throughput and latency of mproc_queue against its floors and peers.
  *
- * Build (release library) and run from the source tree:
+ * Usage:
+ *   bench_queue                       every measurement once, as "name value" lines
+ *                                     (rates in messages/s or GB/s, times in microseconds)
+ *   bench_queue VARIANT ITERATIONS    one variant, as bench/run expects:
+ *                                     "VARIANT ITERATIONS microseconds-per-op parent-RSS-KiB"
+ *   bench_queue --list                the variants
+ *
+ * Build by hand (release library) and run from the source tree:
  *   cmake --preset release && cmake --build --preset release
  *   cc -O2 -D_GNU_SOURCE -Iinclude bench/bench_queue.c build/release/libmproc.a -lpthread \
  *      -o build/release/bench_queue && build/release/bench_queue
- * Python's multiprocessing.Queue is measured by bench/peers/queue.py when python3 is found.
- * An argument runs only the measurements whose name contains it: bench_queue pingpong.
+ * ZeroMQ PUSH/PULL over ipc is measured when libzmq.so.5 can be loaded at run time (no
+ * build dependency); Python's multiprocessing.Queue by bench/peers/queue.py.
  */
 #include <mproc.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -40,16 +47,25 @@ static void *shared(size_t n)
 {
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        die("mmap", -12);
+        die("mmap", MPROC_ENOMEM);
+    return p;
+}
+
+static mproc_proc *spawn_fn(int (*fn)(void *), void *arg)
+{
+    mproc_proc *p;
+    int r = mproc_fork(&p, fn, arg, NULL);
+    if (r)
+        die("fork", r);
     return p;
 }
 
 static void reap(mproc_proc *p)
 {
     mproc_status st;
-    int r = mproc_proc_wait(p, 60000, &st);
+    int r = mproc_proc_wait(p, 120000, &st);
     if (r != 0 || mproc_exitcode(&st) != 0)
-        die("child", r ? r : -5);
+        die("child failed", r ? r : MPROC_EIO);
     mproc_proc_free(p);
 }
 
@@ -78,34 +94,49 @@ static int q_consumer(void *arg)
     char *b = malloc(a->size);
     size_t len;
     for (long i = 0; i < a->count; i++)
-        if (mproc_queue_get(a->q, b, a->size, &len, -1) != 0)
+        if (mproc_queue_get(a->q, b, a->size, &len, -1) != 0 || len != a->size)
             return 1;
     free(b);
     return 0;
 }
 
-/* np producers and nc consumers (all children); returns messages per second. */
-static double queue_stream(int np, int nc, size_t size, long total, size_t cap)
+/* np producers and nc consumers (all children) move n messages; seconds taken. */
+static double queue_stream(int np, int nc, size_t size, long n)
 {
+    size_t cap = size > 65536 ? 8 * size + 1024 : 0;
     mproc_queue_opts o = {.capacity_bytes = cap, .max_msg_size = size};
     mproc_queue *q;
     int r = mproc_queue_new(&q, &o);
     if (r)
         die("queue_new", r);
-    struct qarg pa = {q, size, total / np}, ca = {q, size, total / nc};
+    n -= n % (np * nc);
+    struct qarg pa = {q, size, n / np}, ca = {q, size, n / nc};
     mproc_proc *procs[8];
     double t0 = now_s();
     for (int i = 0; i < nc; i++)
-        if ((r = mproc_fork(&procs[i], q_consumer, &ca, NULL)))
-            die("fork", r);
+        procs[i] = spawn_fn(q_consumer, &ca);
     for (int i = 0; i < np; i++)
-        if ((r = mproc_fork(&procs[nc + i], q_producer, &pa, NULL)))
-            die("fork", r);
+        procs[nc + i] = spawn_fn(q_producer, &pa);
     for (int i = 0; i < np + nc; i++)
         reap(procs[i]);
     double dt = now_s() - t0;
     mproc_queue_free(q);
-    return (double)total / dt;
+    return dt;
+}
+
+static double v_q64_1x1(long n)
+{
+    return queue_stream(1, 1, 64, n);
+}
+
+static double v_q64_2x2(long n)
+{
+    return queue_stream(2, 2, 64, n);
+}
+
+static double v_q1m(long n)
+{
+    return queue_stream(1, 1, 1 << 20, n);
 }
 
 /* ---- floors and peers ------------------------------------------------------------ */
@@ -114,37 +145,34 @@ static double queue_stream(int np, int nc, size_t size, long total, size_t cap)
 struct ring {
     _Alignas(64) _Atomic uint64_t head;
     _Alignas(64) _Atomic uint64_t tail;
+    _Alignas(64) long count;
     _Alignas(64) char slot[RING][64];
 };
 
 static int ring_consumer(void *arg)
 {
     struct ring *r = arg;
-    long n = 0;
-    char b[64];
+    char b[64] = {0};
     uint64_t h = 0, t = 0;
-    while (n < 50000000) {
-        if (h == t) {
+    for (long n = 0; n < r->count; n++) {
+        while (h == t)
             t = atomic_load_explicit(&r->tail, memory_order_acquire);
-            continue;
-        }
         memcpy(b, r->slot[h % RING], 64);
         atomic_store_explicit(&r->head, ++h, memory_order_release);
-        n++;
     }
-    return b[0] == 1;
+    return b[0] != 0;
 }
 
 /* The floor: a raw single-producer single-consumer shared-memory ring of 64 B slots. */
-static double raw_ring(void)
+static double v_ring64(long n)
 {
     struct ring *r = shared(sizeof *r);
-    mproc_proc *p;
+    r->count = n;
     double t0 = now_s();
-    mproc_fork(&p, ring_consumer, r, NULL);
+    mproc_proc *p = spawn_fn(ring_consumer, r);
     char b[64] = {0};
     uint64_t t = 0, h = 0;
-    for (long i = 0; i < 50000000; i++) {
+    for (long i = 0; i < n; i++) {
         while (t - h >= RING)
             h = atomic_load_explicit(&r->head, memory_order_acquire);
         memcpy(r->slot[t % RING], b, 64);
@@ -153,104 +181,186 @@ static double raw_ring(void)
     reap(p);
     double dt = now_s() - t0;
     munmap(r, sizeof *r);
-    return 50000000.0 / dt;
+    return dt;
 }
 
-static int pipe_reader(void *arg)
+struct reader {
+    int fd;
+    long bytes;
+};
+
+static int fd_reader(void *arg)
 {
-    int fd = *(int *)arg;
-    char b[64];
+    struct reader *rd = arg;
+    char *b = malloc(1 << 20);
     long got = 0;
-    while (got < 2000000L * 64) {
-        ssize_t n = read(fd, b, sizeof b);
+    while (got < rd->bytes) {
+        ssize_t n = read(rd->fd, b, 1 << 20);
         if (n <= 0)
             return 1;
         got += n;
     }
+    free(b);
     return 0;
 }
 
-static double pipe_64(void)
+static void write_all(int fd, const char *b, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w <= 0)
+            die("write", MPROC_EIO);
+        b += w;
+        n -= (size_t)w;
+    }
+}
+
+/* one write per message into a pipe, one reader */
+static double v_pipe64(long n)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
-        die("pipe", -32);
-    mproc_proc *p;
+        die("pipe", MPROC_EMFILE);
+    struct reader rd = {fds[0], n * 64};
     double t0 = now_s();
-    mproc_fork(&p, pipe_reader, &fds[0], NULL);
+    mproc_proc *p = spawn_fn(fd_reader, &rd);
     char b[64] = {0};
-    for (long i = 0; i < 2000000; i++)
-        if (write(fds[1], b, 64) != 64)
-            die("write", -5);
+    for (long i = 0; i < n; i++)
+        write_all(fds[1], b, 64);
     reap(p);
     double dt = now_s() - t0;
     close(fds[0]);
     close(fds[1]);
-    return 2000000.0 / dt;
+    return dt;
 }
 
-static double memcpy_gbps(size_t size)
+/* memcpy of 1 MiB out of shared memory: the floor for big messages */
+static double v_memcpy1m(long n)
 {
+    size_t size = 1 << 20;
     char *a = shared(size), *b = malloc(size);
     memset(a, 1, size);
-    int n = 2000;
     double t0 = now_s();
-    for (int i = 0; i < n; i++) {
+    for (long i = 0; i < n; i++) {
         memcpy(b, a, size);
-        a[i % size] = b[(i * 7) % size];
+        a[(size_t)i % size] = b[((size_t)i * 7) % size];
     }
     double dt = now_s() - t0;
     munmap(a, size);
     free(b);
-    return (double)size * n / dt / 1e9;
+    return dt;
 }
 
-static int sock_reader(void *arg)
-{
-    int fd = *(int *)arg;
-    char *b = malloc(1 << 20);
-    long got = 0;
-    while (got < 2000L << 20) {
-        ssize_t n = read(fd, b, 1 << 20);
-        if (n <= 0)
-            return 1;
-        got += n;
-    }
-    free(b);
-    return 0;
-}
-
-static double socketpair_gbps(void)
+static double v_socketpair1m(long n)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        die("socketpair", -5);
-    mproc_proc *p;
+        die("socketpair", MPROC_EMFILE);
     char *b = calloc(1, 1 << 20);
+    struct reader rd = {sv[1], n << 20};
     double t0 = now_s();
-    mproc_fork(&p, sock_reader, &sv[1], NULL);
-    for (int i = 0; i < 2000; i++) {
-        size_t off = 0;
-        while (off < 1u << 20) {
-            ssize_t n = write(sv[0], b + off, (1u << 20) - off);
-            if (n <= 0)
-                die("write", -5);
-            off += (size_t)n;
-        }
-    }
+    mproc_proc *p = spawn_fn(fd_reader, &rd);
+    for (long i = 0; i < n; i++)
+        write_all(sv[0], b, 1 << 20);
     reap(p);
     double dt = now_s() - t0;
     free(b);
     close(sv[0]);
     close(sv[1]);
-    return 2000.0 * (1 << 20) / dt / 1e9;
+    return dt;
+}
+
+/* ---- ZeroMQ, loaded at run time ---------------------------------------------------- */
+
+struct zmq_api {
+    void *(*ctx_new)(void);
+    int (*ctx_term)(void *);
+    void *(*socket)(void *, int);
+    int (*close)(void *);
+    int (*bind)(void *, const char *);
+    int (*connect)(void *, const char *);
+    int (*send)(void *, const void *, size_t, int);
+    int (*recv)(void *, void *, size_t, int);
+};
+#define ZMQ_PULL_ 7
+#define ZMQ_PUSH_ 8
+
+static int zmq_load(struct zmq_api *z)
+{
+    void *lib = dlopen("libzmq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return -1;
+    void *f[8];
+    const char *names[8] = {"zmq_ctx_new", "zmq_ctx_term", "zmq_socket", "zmq_close",
+                            "zmq_bind",    "zmq_connect",  "zmq_send",   "zmq_recv"};
+    for (int i = 0; i < 8; i++)
+        if (!(f[i] = dlsym(lib, names[i])))
+            return -1;
+    /* dlsym hands back object pointers; copy them into function pointers bit for bit */
+    memcpy(&z->ctx_new, &f[0], sizeof f[0]);
+    memcpy(&z->ctx_term, &f[1], sizeof f[1]);
+    memcpy(&z->socket, &f[2], sizeof f[2]);
+    memcpy(&z->close, &f[3], sizeof f[3]);
+    memcpy(&z->bind, &f[4], sizeof f[4]);
+    memcpy(&z->connect, &f[5], sizeof f[5]);
+    memcpy(&z->send, &f[6], sizeof f[6]);
+    memcpy(&z->recv, &f[7], sizeof f[7]);
+    return 0;
+}
+
+struct zarg {
+    struct zmq_api *z;
+    char endpoint[64];
+    long count;
+};
+
+static int zmq_pusher(void *arg)
+{
+    struct zarg *a = arg;
+    void *ctx = a->z->ctx_new(), *s = a->z->socket(ctx, ZMQ_PUSH_);
+    if (!s || a->z->connect(s, a->endpoint) != 0)
+        return 1;
+    char b[64] = {0};
+    for (long i = 0; i < a->count; i++)
+        if (a->z->send(s, b, sizeof b, 0) != 64)
+            return 1;
+    a->z->close(s); /* lingers until everything is delivered */
+    a->z->ctx_term(ctx);
+    return 0;
+}
+
+/* ZeroMQ PUSH/PULL over ipc://, 64 B messages, one pusher process. */
+static double v_zmq64(long n)
+{
+    struct zmq_api z;
+    if (zmq_load(&z) != 0) {
+        fprintf(stderr, "bench_queue: libzmq.so.5 not installed\n");
+        exit(3);
+    }
+    struct zarg a = {&z, "", n};
+    snprintf(a.endpoint, sizeof a.endpoint, "ipc:///tmp/bench_queue_zmq.%d", (int)getpid());
+    void *ctx = z.ctx_new(), *s = z.socket(ctx, ZMQ_PULL_);
+    if (!s || z.bind(s, a.endpoint) != 0)
+        die("zmq bind", MPROC_EIO);
+    double t0 = now_s();
+    mproc_proc *p = spawn_fn(zmq_pusher, &a);
+    char b[64];
+    for (long i = 0; i < n; i++)
+        if (z.recv(s, b, sizeof b, 0) != 64)
+            die("zmq recv", MPROC_EIO);
+    double dt = now_s() - t0;
+    reap(p);
+    z.close(s);
+    z.ctx_term(ctx);
+    unlink(a.endpoint + strlen("ipc://"));
+    return dt;
 }
 
 /* ---- latency ----------------------------------------------------------------------- */
 
-#define ROUNDS 200000
 struct pp {
     mproc_queue *a, *b;
+    long rounds;
 };
 
 static int pp_echo(void *arg)
@@ -258,7 +368,7 @@ static int pp_echo(void *arg)
     struct pp *p = arg;
     char m[64];
     size_t len;
-    for (int i = 0; i < ROUNDS; i++) {
+    for (long i = 0; i < p->rounds; i++) {
         if (mproc_queue_get(p->a, m, sizeof m, &len, -1) != 0 ||
             mproc_queue_put(p->b, m, len, -1) != 0)
             return 1;
@@ -266,54 +376,59 @@ static int pp_echo(void *arg)
     return 0;
 }
 
-static double queue_pingpong_us(void)
+/* round trips of a 64 B message over two queues, both sides busy */
+static double v_pingpong_queue(long n)
 {
-    struct pp p;
-    mproc_queue_new(&p.a, NULL);
-    mproc_queue_new(&p.b, NULL);
-    mproc_proc *c;
-    mproc_fork(&c, pp_echo, &p, NULL);
+    struct pp p = {NULL, NULL, n};
+    if (mproc_queue_new(&p.a, NULL) || mproc_queue_new(&p.b, NULL))
+        die("queue_new", MPROC_ENOMEM);
+    mproc_proc *c = spawn_fn(pp_echo, &p);
     char m[64] = {0};
     size_t len;
     double t0 = now_s();
-    for (int i = 0; i < ROUNDS; i++) {
+    for (long i = 0; i < n; i++)
         if (mproc_queue_put(p.a, m, sizeof m, -1) || mproc_queue_get(p.b, m, sizeof m, &len, -1))
-            die("pingpong", -5);
-    }
+            die("pingpong", MPROC_EIO);
     double dt = now_s() - t0;
     reap(c);
     mproc_queue_free(p.a);
     mproc_queue_free(p.b);
-    return dt / ROUNDS * 1e6;
+    return dt;
 }
+
+struct spin {
+    _Alignas(64) _Atomic long ping;
+    _Alignas(64) _Atomic long pong;
+    long rounds;
+};
 
 static int spin_echo(void *arg)
 {
-    _Atomic uint32_t *w = arg;
-    for (uint32_t i = 0; i < ROUNDS; i++) {
-        while (atomic_load_explicit(&w[0], memory_order_acquire) != i + 1) {
+    struct spin *w = arg;
+    for (long i = 1; i <= w->rounds; i++) {
+        while (atomic_load_explicit(&w->ping, memory_order_acquire) != i) {
         }
-        atomic_store_explicit(&w[16], i + 1, memory_order_release);
+        atomic_store_explicit(&w->pong, i, memory_order_release);
     }
     return 0;
 }
 
 /* The floor: two words in shared memory bounced by two spinning processes. */
-static double spin_pingpong_us(void)
+static double v_pingpong_spin(long n)
 {
-    _Atomic uint32_t *w = shared(4096);
-    mproc_proc *c;
-    mproc_fork(&c, spin_echo, (void *)w, NULL);
+    struct spin *w = shared(sizeof *w);
+    w->rounds = n;
+    mproc_proc *c = spawn_fn(spin_echo, w);
     double t0 = now_s();
-    for (uint32_t i = 0; i < ROUNDS; i++) {
-        atomic_store_explicit(&w[0], i + 1, memory_order_release);
-        while (atomic_load_explicit(&w[16], memory_order_acquire) != i + 1) {
+    for (long i = 1; i <= n; i++) {
+        atomic_store_explicit(&w->ping, i, memory_order_release);
+        while (atomic_load_explicit(&w->pong, memory_order_acquire) != i) {
         }
     }
     double dt = now_s() - t0;
     reap(c);
-    munmap((void *)w, 4096);
-    return dt / ROUNDS * 1e6;
+    munmap(w, sizeof *w);
+    return dt;
 }
 
 static int idle_getter(void *arg)
@@ -327,11 +442,12 @@ static int idle_getter(void *arg)
 static double idle_cpu_pct(void)
 {
     mproc_queue *q;
-    mproc_queue_new(&q, NULL);
-    mproc_proc *c;
-    mproc_fork(&c, idle_getter, q, NULL);
+    if (mproc_queue_new(&q, NULL))
+        die("queue_new", MPROC_ENOMEM);
+    mproc_proc *c = spawn_fn(idle_getter, q);
     mproc_status st;
-    mproc_proc_wait(c, 10000, &st);
+    if (mproc_proc_wait(c, 10000, &st) || mproc_exitcode(&st))
+        die("idle getter", MPROC_EIO);
     mproc_proc_free(c);
     mproc_queue_free(q);
     return (double)(st.user_us + st.sys_us) / 1e4;
@@ -352,41 +468,85 @@ static void python_peer(void)
     mproc_proc_free(p);
 }
 
-/* argv[1], if given, runs only the measurements whose name contains it. */
-static const char *only;
-static int want(const char *name)
+/* ---- driver ------------------------------------------------------------------------ */
+
+struct variant {
+    const char *name;
+    double (*run)(long n); /* seconds for n operations */
+    long summary_n;        /* iterations in the summary run */
+    const char *summary;   /* its line in the summary */
+    int rate;              /* summary shows: 1 msgs/s, 2 GB/s of 1 MiB, 0 us per op */
+};
+
+static const struct variant variants[] = {
+    {"q64-1x1", v_q64_1x1, 20000000, "queue_1x1_64B_msgs_per_s", 1},
+    {"q64-2x2", v_q64_2x2, 8000000, "queue_2x2_64B_msgs_per_s", 1},
+    {"ring64", v_ring64, 50000000, "raw_ring_64B_msgs_per_s", 1},
+    {"pipe64", v_pipe64, 2000000, "pipe_64B_msgs_per_s", 1},
+    {"zmq64", v_zmq64, 2000000, "zmq_pushpull_64B_msgs_per_s", 1},
+    {"q1m-1x1", v_q1m, 4000, "queue_1x1_1MiB_GB_per_s", 2},
+    {"memcpy1m", v_memcpy1m, 4000, "shm_copy_1MiB_GB_per_s", 2},
+    {"socketpair1m", v_socketpair1m, 2000, "socketpair_1MiB_GB_per_s", 2},
+    {"pingpong-queue", v_pingpong_queue, 200000, "queue_pingpong_us", 0},
+    {"pingpong-spin", v_pingpong_spin, 200000, "spin_pingpong_us", 0},
+};
+#define NVARIANTS (sizeof variants / sizeof variants[0])
+
+static long rss_kib(void)
 {
-    return !only || strstr(name, only) != NULL;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static void summary(void)
+{
+    double pp_queue = 0, pp_spin = 0;
+    struct zmq_api z;
+    for (size_t i = 0; i < NVARIANTS; i++) {
+        const struct variant *v = &variants[i];
+        if (v->run == v_zmq64 && zmq_load(&z) != 0) {
+            printf("zmq_pushpull_skipped 1\n");
+            continue;
+        }
+        double dt = v->run(v->summary_n), n = (double)v->summary_n;
+        if (v->rate == 1)
+            printf("%s %.0f\n", v->summary, n / dt);
+        else if (v->rate == 2)
+            printf("%s %.2f\n", v->summary, n * (1 << 20) / dt / 1e9);
+        else
+            printf("%s %.3f\n", v->summary, dt / n * 1e6);
+        if (v->run == v_pingpong_queue)
+            pp_queue = dt;
+        if (v->run == v_pingpong_spin)
+            pp_spin = dt;
+    }
+    printf("queue_pingpong_vs_spin %.2f\n", pp_queue / pp_spin);
+    printf("queue_idle_consumer_cpu_pct %.3f\n", idle_cpu_pct());
+    python_peer();
 }
 
 int main(int argc, char **argv)
 {
-    only = argc > 1 ? argv[1] : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (want("queue_1x1_64B"))
-        printf("queue_1x1_64B_msgs_per_s %.0f\n", queue_stream(1, 1, 64, 20000000, 0));
-    if (want("queue_2x2_64B"))
-        printf("queue_2x2_64B_msgs_per_s %.0f\n", queue_stream(2, 2, 64, 8000000, 0));
-    if (want("raw_ring"))
-        printf("raw_ring_64B_msgs_per_s %.0f\n", raw_ring());
-    if (want("pipe"))
-        printf("pipe_64B_msgs_per_s %.0f\n", pipe_64());
-    if (want("queue_1x1_1MiB"))
-        printf("queue_1x1_1MiB_GB_per_s %.2f\n",
-               queue_stream(1, 1, 1 << 20, 4000, 8u << 20) * (1 << 20) / 1e9);
-    if (want("shm_copy"))
-        printf("shm_copy_1MiB_GB_per_s %.2f\n", memcpy_gbps(1 << 20));
-    if (want("socketpair"))
-        printf("socketpair_1MiB_GB_per_s %.2f\n", socketpair_gbps());
-    if (want("pingpong")) {
-        double qpp = queue_pingpong_us(), spp = spin_pingpong_us();
-        printf("queue_pingpong_us %.3f\n", qpp);
-        printf("spin_pingpong_us %.3f\n", spp);
-        printf("queue_pingpong_vs_spin %.2f\n", qpp / spp);
+    if (argc == 1) {
+        summary();
+        return 0;
     }
-    if (want("idle"))
-        printf("queue_idle_consumer_cpu_pct %.3f\n", idle_cpu_pct());
-    if (want("python"))
-        python_peer();
-    return 0;
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < NVARIANTS; i++)
+            printf("%s\n", variants[i].name);
+        return 0;
+    }
+    long n = argc == 3 ? strtol(argv[2], NULL, 10) : 0;
+    for (size_t i = 0; i < NVARIANTS && n > 0; i++) {
+        if (strcmp(argv[1], variants[i].name) != 0)
+            continue;
+        (void)variants[i].run(n / 10 > 0 ? n / 10 : 1); /* untimed warm-up */
+        double dt = variants[i].run(n);
+        printf("%s %ld %.3f %ld\n", variants[i].name, n, dt / (double)n * 1e6, rss_kib());
+        return 0;
+    }
+    fprintf(stderr, "usage: bench_queue [--list | VARIANT ITERATIONS]\n");
+    return 2;
 }

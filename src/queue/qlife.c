@@ -80,6 +80,8 @@ static int q_alloc(mproc_queue **out)
     if (!q)
         return MPROC_ENOMEM;
     q->sigfd = -1;
+    atomic_init(&q->spin_items, 50000);
+    atomic_init(&q->spin_space, 50000);
     void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         free(q);

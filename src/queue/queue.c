@@ -23,7 +23,15 @@ void (*mproc__queue_fault_point)(int point);
 
 enum { Q_AGAIN = 1 };
 
-#define Q_SPIN_NS     50000   /* how long a waiter spins before sleeping: covers a peer's put */
+/* How long a waiter spins before sleeping adapts per handle between these bounds: a sleep
+ * cut short by the awaited event soon after means spinning a little longer would have
+ * saved a wake-up (both sides of a ping-pong otherwise fall into sleeping in turn); long
+ * idle sleeps bring it back down, so an idle consumer burns next to nothing. */
+#define Q_SPIN_MIN_NS 20000
+#define Q_SPIN_MAX_NS 400000
+#ifndef Q_YIELD_AFTER
+#define Q_YIELD_AFTER 8192 /* spins (~0.3 ms) before a waiter starts yielding its CPU */
+#endif
 #define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
 
 /* What a would-block was waiting behind: a record another process owns. */
@@ -31,7 +39,7 @@ enum { Q_AGAIN = 1 };
  * machine the process we wait for can run on our CPU. */
 static inline void q_spin_pause(unsigned i)
 {
-    if (i >= 4096 && (i & 63) == 0)
+    if (i >= Q_YIELD_AFTER && (i & 63) == 0)
         sched_yield();
     else
         mproc__q_pause(1);
@@ -234,10 +242,21 @@ static int space_batch_ready(mproc_queue *q)
     return hd == atomic_load_explicit(&h->tail, memory_order_relaxed) && space_ready(q);
 }
 
+static void spin_adapt(_Atomic int64_t *budget, int64_t slept_ns)
+{
+    int64_t b = atomic_load_explicit(budget, memory_order_relaxed);
+    if (slept_ns < b)
+        b = 2 * b > Q_SPIN_MAX_NS ? Q_SPIN_MAX_NS : 2 * b;
+    else if (slept_ns > Q_SLICE_NS / 2)
+        b = b / 2 < Q_SPIN_MIN_NS ? Q_SPIN_MIN_NS : b / 2;
+    atomic_store_explicit(budget, b, memory_order_relaxed);
+}
+
 static int wait_space(mproc_queue *q, struct qdl *dl)
 {
     struct qshm *h = q->h;
-    int64_t spin_end = mproc__now_ns() + Q_SPIN_NS;
+    int64_t start = mproc__now_ns();
+    int64_t spin_end = start + atomic_load_explicit(&q->spin_space, memory_order_relaxed);
     for (unsigned i = 1; i < 1u << 22; i++) {
         if (space_batch_ready(q))
             return 0;
@@ -247,9 +266,11 @@ static int wait_space(mproc_queue *q, struct qdl *dl)
     }
     uint32_t g = atomic_load(&h->space_gen);
     atomic_store(&h->space_sleep, 1);
-    int r = 0;
-    if (!space_ready(q))
-        r = mproc__q_futex_wait(&h->space_gen, g, mproc__q_dl(dl));
+    if (space_ready(q))
+        return 0;
+    int64_t slept = mproc__now_ns();
+    int r = mproc__q_futex_wait(&h->space_gen, g, mproc__q_dl(dl));
+    spin_adapt(&q->spin_space, mproc__now_ns() - slept);
     return r;
 }
 
@@ -432,7 +453,8 @@ static void arm_fd(mproc_queue *q)
 static int wait_items(mproc_queue *q, struct qdl *dl)
 {
     struct qshm *hd = q->h;
-    int64_t start = mproc__now_ns(), spin_end = start + Q_SPIN_NS;
+    int64_t budget = atomic_load_explicit(&q->spin_items, memory_order_relaxed);
+    int64_t start = mproc__now_ns(), spin_end = start + budget;
     uint32_t busy;
     for (unsigned i = 1; i < 1u << 24; i++) {
         if (items_ready(q, &busy))
@@ -440,8 +462,8 @@ static int wait_items(mproc_queue *q, struct qdl *dl)
         q_spin_pause(i);
         if ((i & 255) == 0) {
             int64_t now = mproc__now_ns();
-            if (busy && start + Q_SPIN_NS + busy / 2 > spin_end)
-                spin_end = start + Q_SPIN_NS + busy / 2; /* a copy at >= 2 GB/s */
+            if (busy && start + budget + busy / 2 > spin_end)
+                spin_end = start + budget + busy / 2; /* a copy at >= 2 GB/s */
             if (now > spin_end)
                 break;
         }
@@ -449,9 +471,11 @@ static int wait_items(mproc_queue *q, struct qdl *dl)
     uint32_t g = atomic_load(&hd->items_gen);
     atomic_store(&hd->items_sleep, 1);
     arm_fd(q);
-    int r = 0;
-    if (!items_ready(q, &busy))
-        r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
+    if (items_ready(q, &busy))
+        return 0;
+    int64_t slept = mproc__now_ns();
+    int r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
+    spin_adapt(&q->spin_items, mproc__now_ns() - slept);
     return r;
 }
 

@@ -120,6 +120,7 @@ struct mproc_queue {
     int wipe_ok; /* MADV_WIPEONFORK worked; else the pid is checked on every call */
     int sigfd;   /* eventfd (anonymous) or FIFO (named) behind mproc_queue_fd() */
     int sig_fifo;
+    _Atomic int64_t spin_items, spin_space; /* adaptive spin budgets (ns), see queue.c */
 };
 
 static inline struct qrec *q_rec(const mproc_queue *q, uint64_t pos)
