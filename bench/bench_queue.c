@@ -6,6 +6,7 @@
  *   bench_queue VARIANT ITERATIONS    one variant, as bench/run expects:
  *                                     "VARIANT ITERATIONS microseconds-per-op parent-RSS-KiB"
  *   bench_queue --list                the variants
+ *   bench_queue idle-cpu              CPU % used by a consumer blocked 1 s on an empty queue
  *
  * Build by hand (release library) and run from the source tree:
  *   cmake --preset release && cmake --build --preset release
@@ -533,6 +534,10 @@ int main(int argc, char **argv)
         summary();
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "idle-cpu") == 0) {
+        printf("queue_idle_consumer_cpu_pct %.3f\n", idle_cpu_pct());
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < NVARIANTS; i++)
             printf("%s\n", variants[i].name);
@@ -547,6 +552,6 @@ int main(int argc, char **argv)
         printf("%s %ld %.3f %ld\n", variants[i].name, n, dt / (double)n * 1e6, rss_kib());
         return 0;
     }
-    fprintf(stderr, "usage: bench_queue [--list | VARIANT ITERATIONS]\n");
+    fprintf(stderr, "usage: bench_queue [--list | idle-cpu | VARIANT ITERATIONS]\n");
     return 2;
 }

@@ -21,7 +21,7 @@
 
 void (*mproc__queue_fault_point)(int point);
 
-enum { Q_AGAIN = 1 };
+enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothing */
 
 /* How long a waiter spins before sleeping adapts per handle between these bounds: a sleep
  * cut short by the awaited event soon after means spinning a little longer would have
@@ -252,12 +252,12 @@ static void spin_adapt(_Atomic int64_t *budget, int64_t slept_ns)
     atomic_store_explicit(budget, b, memory_order_relaxed);
 }
 
-static int wait_space(mproc_queue *q, struct qdl *dl)
+static int wait_space(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *h = q->h;
     int64_t start = mproc__now_ns();
     int64_t spin_end = start + atomic_load_explicit(&q->spin_space, memory_order_relaxed);
-    for (unsigned i = 1; i < 1u << 22; i++) {
+    for (unsigned i = 1; spin && i < 1u << 22; i++) {
         if (space_batch_ready(q))
             return 0;
         q_spin_pause(i);
@@ -271,7 +271,7 @@ static int wait_space(mproc_queue *q, struct qdl *dl)
     int64_t slept = mproc__now_ns();
     int r = mproc__q_futex_wait(&h->space_gen, g, mproc__q_dl(dl));
     spin_adapt(&q->spin_space, mproc__now_ns() - slept);
-    return r;
+    return r == 0 && atomic_load(&h->space_gen) == g ? Q_IDLE : r;
 }
 
 int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms)
@@ -283,6 +283,7 @@ int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms)
     uint32_t me = q_me(q);
     struct qdl dl = {timeout_ms, 0}; /* computed when first needed: clocks cost */
     struct qblock blk = {0, 0, 0};
+    int spin = 1;
     for (;;) {
         int r = try_put(q, me, msg, (uint32_t)len, &dl, &blk);
         if (r != Q_AGAIN)
@@ -291,8 +292,10 @@ int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms)
             continue;
         if (timeout_ms == 0)
             return MPROC_EFULL;
-        if (wait_space(q, &dl) == MPROC_ETIMEDOUT)
+        int w = wait_space(q, &dl, spin);
+        if (w == MPROC_ETIMEDOUT)
             return MPROC_ETIMEDOUT;
+        spin = w != Q_IDLE; /* after an idle slice, re-check and sleep without spinning */
     }
 }
 
@@ -450,13 +453,13 @@ static void arm_fd(mproc_queue *q)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-static int wait_items(mproc_queue *q, struct qdl *dl)
+static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *hd = q->h;
     int64_t budget = atomic_load_explicit(&q->spin_items, memory_order_relaxed);
     int64_t start = mproc__now_ns(), spin_end = start + budget;
     uint32_t busy;
-    for (unsigned i = 1; i < 1u << 24; i++) {
+    for (unsigned i = 1; spin && i < 1u << 24; i++) {
         if (items_ready(q, &busy))
             return 0;
         q_spin_pause(i);
@@ -476,7 +479,7 @@ static int wait_items(mproc_queue *q, struct qdl *dl)
     int64_t slept = mproc__now_ns();
     int r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
     spin_adapt(&q->spin_items, mproc__now_ns() - slept);
-    return r;
+    return r == 0 && atomic_load(&hd->items_gen) == g ? Q_IDLE : r;
 }
 
 int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int timeout_ms)
@@ -486,6 +489,7 @@ int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int time
     uint32_t me = q_me(q);
     struct qdl dl = {timeout_ms, 0}; /* computed when first needed: clocks cost */
     struct qblock blk = {0, 0, 0};
+    int spin = 1;
     for (int tries = 0;; tries++) {
         int r = try_get(q, me, buf, cap, len, &dl, &blk);
         if (r != Q_AGAIN)
@@ -498,8 +502,10 @@ int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int time
             arm_fd(q);
             continue;
         }
-        if (wait_items(q, &dl) == MPROC_ETIMEDOUT)
+        int w = wait_items(q, &dl, spin);
+        if (w == MPROC_ETIMEDOUT)
             return MPROC_ETIMEDOUT;
+        spin = w != Q_IDLE; /* after an idle slice, re-check and sleep without spinning */
     }
 }
 
