@@ -104,8 +104,9 @@ static int q_consumer(void *arg)
 /* np producers and nc consumers (all children) move n messages; seconds taken. */
 static double queue_stream(int np, int nc, size_t size, long n)
 {
-    size_t cap = size > 65536 ? 8 * size + 1024 : 0;
-    mproc_queue_opts o = {.capacity_bytes = cap, .max_msg_size = size};
+    /* default capacity: 4 MiB, or twice the largest message; a ring that stays in the
+     * caches beats a bigger one for big messages */
+    mproc_queue_opts o = {.max_msg_size = size};
     mproc_queue *q;
     int r = mproc_queue_new(&q, &o);
     if (r)
