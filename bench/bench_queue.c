@@ -283,19 +283,22 @@ struct zmq_api {
     int (*connect)(void *, const char *);
     int (*send)(void *, const void *, size_t, int);
     int (*recv)(void *, void *, size_t, int);
+    int (*setsockopt)(void *, int, const void *, size_t);
 };
-#define ZMQ_PULL_ 7
-#define ZMQ_PUSH_ 8
+#define ZMQ_PULL_     7
+#define ZMQ_PUSH_     8
+#define ZMQ_RCVTIMEO_ 27
 
 static int zmq_load(struct zmq_api *z)
 {
     void *lib = dlopen("libzmq.so.5", RTLD_NOW | RTLD_LOCAL);
     if (!lib)
         return -1;
-    void *f[8];
-    const char *names[8] = {"zmq_ctx_new", "zmq_ctx_term", "zmq_socket", "zmq_close",
-                            "zmq_bind",    "zmq_connect",  "zmq_send",   "zmq_recv"};
-    for (int i = 0; i < 8; i++)
+    void *f[9];
+    const char *names[9] = {"zmq_ctx_new", "zmq_ctx_term", "zmq_socket",
+                            "zmq_close",   "zmq_bind",     "zmq_connect",
+                            "zmq_send",    "zmq_recv",     "zmq_setsockopt"};
+    for (int i = 0; i < 9; i++)
         if (!(f[i] = dlsym(lib, names[i])))
             return -1;
     /* dlsym hands back object pointers; copy them into function pointers bit for bit */
@@ -307,6 +310,7 @@ static int zmq_load(struct zmq_api *z)
     memcpy(&z->connect, &f[5], sizeof f[5]);
     memcpy(&z->send, &f[6], sizeof f[6]);
     memcpy(&z->recv, &f[7], sizeof f[7]);
+    memcpy(&z->setsockopt, &f[8], sizeof f[8]);
     return 0;
 }
 
@@ -340,16 +344,21 @@ static double v_zmq64(long n)
         exit(3);
     }
     struct zarg a = {&z, "", n};
-    snprintf(a.endpoint, sizeof a.endpoint, "ipc:///tmp/bench_queue_zmq.%d", (int)getpid());
-    void *ctx = z.ctx_new(), *s = z.socket(ctx, ZMQ_PULL_);
-    if (!s || z.bind(s, a.endpoint) != 0)
-        die("zmq bind", MPROC_EIO);
+    static int run;
+    snprintf(a.endpoint, sizeof a.endpoint, "ipc:///tmp/bench_queue_zmq.%d.%d", (int)getpid(),
+             run++);
+    /* the pusher forks before this process has a context: no ZeroMQ state crosses the fork;
+     * it connects to an endpoint not bound yet, which ZeroMQ retries */
     double t0 = now_s();
     mproc_proc *p = spawn_fn(zmq_pusher, &a);
+    void *ctx = z.ctx_new(), *s = z.socket(ctx, ZMQ_PULL_);
+    int tmo = 10000;
+    if (!s || z.setsockopt(s, ZMQ_RCVTIMEO_, &tmo, sizeof tmo) != 0 || z.bind(s, a.endpoint) != 0)
+        die("zmq bind", MPROC_EIO);
     char b[64];
     for (long i = 0; i < n; i++)
         if (z.recv(s, b, sizeof b, 0) != 64)
-            die("zmq recv", MPROC_EIO);
+            die("zmq recv (timed out?)", MPROC_EIO);
     double dt = now_s() - t0;
     reap(p);
     z.close(s);

@@ -34,7 +34,6 @@ enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothin
 #endif
 #define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
 
-/* What a would-block was waiting behind: a record another process owns. */
 /* One step of a waiter's spin: a pause, and now and then a yield, so that on a crowded
  * machine the process we wait for can run on our CPU. */
 static inline void q_spin_pause(unsigned i)
@@ -45,6 +44,7 @@ static inline void q_spin_pause(unsigned i)
         mproc__q_pause(1);
 }
 
+/* What a would-block was waiting behind: a record another process owns, since when. */
 struct qblock {
     uint64_t pos, stamp;
     int64_t since_ns;
