@@ -347,14 +347,14 @@ static double v_zmq64(long n)
     static int run;
     snprintf(a.endpoint, sizeof a.endpoint, "ipc:///tmp/bench_queue_zmq.%d.%d", (int)getpid(),
              run++);
-    /* the pusher forks before this process has a context: no ZeroMQ state crosses the fork;
-     * it connects to an endpoint not bound yet, which ZeroMQ retries */
-    double t0 = now_s();
-    mproc_proc *p = spawn_fn(zmq_pusher, &a);
     void *ctx = z.ctx_new(), *s = z.socket(ctx, ZMQ_PULL_);
     int tmo = 10000;
     if (!s || z.setsockopt(s, ZMQ_RCVTIMEO_, &tmo, sizeof tmo) != 0 || z.bind(s, a.endpoint) != 0)
         die("zmq bind", MPROC_EIO);
+    /* bound before the pusher starts; the child makes its own context and never touches
+     * the one it inherited */
+    double t0 = now_s();
+    mproc_proc *p = spawn_fn(zmq_pusher, &a);
     char b[64];
     for (long i = 0; i < n; i++)
         if (z.recv(s, b, sizeof b, 0) != 64)
