@@ -17,9 +17,9 @@ extern "C" {
  *  is ready: readable, hung up or in error. Negative entries are ignored (like poll). If
  *  ready is not NULL, ready[i] is set to 1 for each ready descriptor and 0 for the others.
  *  Returns the number of ready descriptors (> 0), MPROC_ETIMEDOUT, MPROC_EBADF (a
- *  descriptor is not open: its ready[] entry is 1), MPROC_EINVAL (fds NULL with n > 0,
- *  n too large, timeout < -1), MPROC_ENOMEM. EINTR resumes with the time left.
- *  Thread-safe; async-signal-safe when n <= 64. */
+ *  descriptor is not open: its ready[] entry is 1), MPROC_EINVAL (fds NULL, n == 0 (nothing
+ *  would ever end the wait), n too large, timeout < -1), MPROC_ENOMEM. EINTR resumes with the time
+ * left. Thread-safe; async-signal-safe when n <= 64. */
 MPROC_API int mproc_wait_fds(const int *fds, size_t n, int timeout_ms, unsigned char *ready);
 
 /** Like mproc_wait_fds, returning the index of the lowest ready descriptor (>= 0),

@@ -28,7 +28,7 @@ static int poll_all(struct pollfd *p, size_t n, int timeout_ms)
 
 int mproc_wait_fds(const int *fds, size_t n, int timeout_ms, unsigned char *ready)
 {
-    if ((!fds && n) || n > (size_t)INT_MAX / 2 || !mproc__timeout_ok(timeout_ms))
+    if (!fds || n == 0 || n > (size_t)INT_MAX / 2 || !mproc__timeout_ok(timeout_ms))
         return MPROC_EINVAL;
     struct pollfd stack[WAIT_STACK], *p = stack;
     if (n > WAIT_STACK && !(p = calloc(n, sizeof *p)))

@@ -126,6 +126,7 @@ static void wait_fds_bad_arguments(void **state)
     (void)state;
     int fds[2] = {-1, -1};
     assert_code(mproc_wait_fds(NULL, 1, 0, NULL), MPROC_EINVAL);
+    assert_code(mproc_wait_any(fds, 0, -1), MPROC_EINVAL); /* would wait forever */
     assert_code(mproc_wait_fds(fds, 2, -7, NULL), MPROC_EINVAL);
     int64_t t0 = mproc_test_now_ms();
     assert_code(mproc_wait_any(fds, 2, 50), MPROC_ETIMEDOUT); /* negative fds are ignored */
