@@ -53,8 +53,8 @@ static int consumer(void *arg)
 
 int main(void)
 {
-    struct shared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                            -1, 0);
+    struct shared *s =
+        mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (s == MAP_FAILED)
         return 1;
     mproc_queue_opts opts = {.flags = MPROC_QUEUE_JOINABLE};
@@ -69,7 +69,7 @@ int main(void)
             return 1;
     for (int i = 0; i < PRODUCERS; i++)
         mproc_proc_wait(procs[i], -1, NULL); /* everything is put */
-    rc = mproc_queue_join(s->q, 30000);       /* ... and processed */
+    rc = mproc_queue_join(s->q, 30000);      /* ... and processed */
     printf("join: %s; %ld items, sum %ld (expected %d items, sum %ld)\n",
            rc == 0 ? "ok" : mproc_strerror(rc), atomic_load(&s->count), atomic_load(&s->sum),
            PRODUCERS * ITEMS, (long)PRODUCERS * ITEMS * (ITEMS + 1) / 2);

@@ -23,7 +23,7 @@ extern "C" {
 typedef struct mproc_queue mproc_queue;
 
 /* flags for mproc_queue_opts.flags */
-#define MPROC_QUEUE_JOINABLE 0x1u /* track task_done/join (Python's JoinableQueue) */
+#define MPROC_QUEUE_JOINABLE  0x1u /* track task_done/join (Python's JoinableQueue) */
 #define MPROC_QUEUE_FLAGS_ALL 0x1u
 
 /* Options for mproc_queue_new. NULL or all-zero means: 4 MiB of message space, messages of
@@ -74,8 +74,7 @@ MPROC_API int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int t
  *  Returns 0, MPROC_EEMPTY (timeout 0 and nothing to take), MPROC_ETIMEDOUT, MPROC_ECLOSED,
  *  MPROC_EMSGSIZE, MPROC_EINVAL (NULL q or len, NULL buf with cap > 0, timeout < -1).
  *  Thread-safe and usable in any process sharing the queue. */
-MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len,
-                              int timeout_ms);
+MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int timeout_ms);
 
 /** Closes the queue for every process: later puts fail with MPROC_ECLOSED, gets drain what
  *  is left and then fail with MPROC_ECLOSED; all waiters wake; mproc_queue_fd() becomes
