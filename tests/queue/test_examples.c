@@ -38,11 +38,18 @@ static void example_joinable(void **state)
     run_example("queue_02_joinable", "join: ok; 3000 items, sum 1501500");
 }
 
+static void example_named_between_exec_processes(void **state)
+{
+    (void)state;
+    run_example("queue_03_named", "all workers reported");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
         cmocka_unit_test(example_producer_consumer),
         cmocka_unit_test(example_joinable),
+        cmocka_unit_test(example_named_between_exec_processes),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
