@@ -165,6 +165,7 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl 
     if (next + Q_HDR <= atomic_load_explicit(&h->free_pos, memory_order_relaxed) + h->cap)
         atomic_store_explicit(&q_rec(q, next)->stamp, 0, memory_order_relaxed);
     atomic_store_explicit(&h->claimed, seq + 1, memory_order_relaxed);
+    Q_FAULT(MPROC_QF_PUT_UNPUBLISHED);
     atomic_store_explicit(&h->tail, t + need, memory_order_release);
     Q_FAULT(MPROC_QF_PUT_LOCKED);
     q_unlock(&h->plock);

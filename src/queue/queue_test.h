@@ -22,6 +22,7 @@ enum mproc_queue_fault {
     MPROC_QF_GET_BEFORE_DONE,   /* copied, space not yet released */
     MPROC_QF_GET_AFTER_DONE,    /* space released, producers not yet woken */
     MPROC_QF_SKIP_LOCKED,       /* skipping a dead producer's record, consumer lock held */
+    MPROC_QF_PUT_UNPUBLISHED,   /* claim counted, tail not yet moved, producer lock held */
     MPROC_QF_COUNT
 };
 

@@ -125,6 +125,19 @@ static void put_dies_holding_lock(void **state)
     producer_dies_before_commit(MPROC_QF_PUT_LOCKED);
 }
 
+static void put_dies_before_publishing_its_claim(void **state)
+{
+    (void)state;
+    mproc_queue *q = small_queue();
+    die_in_child(q, MPROC_QF_PUT_UNPUBLISHED, 0, SMALL);
+    assert_int_equal(mproc_queue_size(q), 1); /* counted by the dead, until repaired: */
+    put_mark(q, 11, SMALL); /* takes the dead holder's lock and takes its count back */
+    assert_int_equal(mproc_queue_size(q), 1);
+    get_mark(q, 11, 0);
+    assert_healthy(q);
+    mproc_queue_free(q);
+}
+
 static void put_dies_after_claim(void **state)
 {
     (void)state;
@@ -588,6 +601,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
         cmocka_unit_test(put_dies_holding_lock),
+        cmocka_unit_test(put_dies_before_publishing_its_claim),
         cmocka_unit_test(put_dies_after_claim),
         cmocka_unit_test(put_dies_mid_copy),
         cmocka_unit_test(put_dies_before_commit),
