@@ -360,6 +360,21 @@ static void zombie_owner_counts_as_dead(void **state)
     mproc_queue_free(q);
 }
 
+static void join_not_held_by_killed_producer(void **state)
+{
+    (void)state;
+    mproc_queue_opts o = {
+        .capacity_bytes = 4096, .max_msg_size = 1000, .flags = MPROC_QUEUE_JOINABLE};
+    mproc_queue *q;
+    assert_ok(mproc_queue_new(&q, &o));
+    die_in_child(q, MPROC_QF_PUT_MIDCOPY, 0, SMALL); /* its message will never come */
+    put_mark(q, 12, SMALL);
+    get_mark(q, 12, 5000); /* skips the dead producer's record */
+    assert_ok(mproc_queue_task_done(q));
+    assert_ok(mproc_queue_join(q, 5000));
+    mproc_queue_free(q);
+}
+
 /* ---- torture ------------------------------------------------------------------------ */
 
 #define T_STREAMS 512
@@ -617,6 +632,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(blocked_getter_survives_dead_producer),
         cmocka_unit_test(stopped_lock_holder_costs_a_timeout_not_a_hang),
         cmocka_unit_test(zombie_owner_counts_as_dead),
+        cmocka_unit_test(join_not_held_by_killed_producer),
         MPROC_CASE(torture_random_kills, 120),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
