@@ -23,11 +23,16 @@
 
 #include "sys/sys.h"
 
-int64_t mproc__q_dl(struct qdl *d)
+int64_t mproc__q_dl_at(struct qdl *d, int64_t now_ns)
 {
     if (d->at == 0)
-        d->at = d->timeout_ms < 0 ? INT64_MAX : mproc__now_ns() + (int64_t)d->timeout_ms * 1000000;
+        d->at = d->timeout_ms < 0 ? INT64_MAX : now_ns + (int64_t)d->timeout_ms * 1000000;
     return d->at;
+}
+
+int64_t mproc__q_dl(struct qdl *d)
+{
+    return d->at ? d->at : mproc__q_dl_at(d, mproc__now_ns());
 }
 
 void mproc__q_pause(unsigned spins)

@@ -256,8 +256,9 @@ static void spin_adapt(_Atomic int64_t *budget, int64_t slept_ns)
 static int wait_space(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *h = q->h;
-    int64_t start = mproc__now_ns();
+    int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
     int64_t spin_end = start + atomic_load_explicit(&q->spin_space, memory_order_relaxed);
+    spin_end = spin_end < end ? spin_end : end;
     for (unsigned i = 1; spin && i < 1u << 22; i++) {
         if (space_batch_ready(q))
             return 0;
@@ -458,7 +459,8 @@ static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *hd = q->h;
     int64_t budget = atomic_load_explicit(&q->spin_items, memory_order_relaxed);
-    int64_t start = mproc__now_ns(), spin_end = start + budget;
+    int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
+    int64_t spin_end = start + budget < end ? start + budget : end;
     uint32_t busy;
     for (unsigned i = 1; spin && i < 1u << 24; i++) {
         if (items_ready(q, &busy))
@@ -466,7 +468,7 @@ static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
         q_spin_pause(i);
         if ((i & 255) == 0) {
             int64_t now = mproc__now_ns();
-            if (busy && start + budget + busy / 2 > spin_end)
+            if (busy && start + budget + busy / 2 > spin_end && start + budget + busy / 2 < end)
                 spin_end = start + budget + busy / 2; /* a copy at >= 2 GB/s */
             if (now > spin_end)
                 break;

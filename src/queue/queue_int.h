@@ -139,6 +139,7 @@ struct qdl {
     int64_t at; /* 0: not computed yet */
 };
 int64_t mproc__q_dl(struct qdl *d);
+int64_t mproc__q_dl_at(struct qdl *d, int64_t now_ns); /* the same, given the time now */
 
 /* qsys.c: futex, owner liveness, locks, registry, the poll descriptor. */
 int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns);
