@@ -86,13 +86,13 @@ static int proc_stat(uint32_t pid, char *state, uint64_t *start)
     char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
     if (!p || p[1] != ' ')
         return -EIO;
-    *state = p[2];
-    p += 3;
-    for (int field = 4; field < 22; field++) {
+    *state = p[2]; /* field 3 */
+    p += 3;        /* at the space before field 4 */
+    for (int field = 4; field <= 22; field++) {
         p = strchr(p, ' ');
         if (!p)
             return -EIO;
-        p++;
+        p++; /* at the start of `field` */
     }
     *start = strtoull(p, NULL, 10);
     return 0;

@@ -229,18 +229,18 @@ static int space_ready(mproc_queue *q)
 }
 
 /* While spinning, wait for a batch of consumed space (an eighth of the ring, or all that
- * is queued) instead of polling the records consumers are writing: each look would pull
- * their cache lines away from them, and reclaiming one record per put is slow. */
+ * is queued) before taking the lock to reclaim: reclaiming a record per put is slow. The
+ * oldest record must be finished too, or reclaiming would free nothing and the producer
+ * would spin on the lock while the consumer copies. */
 static int space_batch_ready(mproc_queue *q)
 {
     struct qshm *h = q->h;
     uint64_t f = atomic_load_explicit(&h->free_pos, memory_order_relaxed);
     uint64_t hd = atomic_load_explicit(&h->head, memory_order_relaxed);
-    if (hd - f >= h->cap / 8 || atomic_load_explicit(&h->closed, memory_order_relaxed))
-        return 1;
-    if (h->max_count) /* the limit may be the count: no byte batch to wait for */
-        return space_ready(q);
-    return hd == atomic_load_explicit(&h->tail, memory_order_relaxed) && space_ready(q);
+    if (hd - f < h->cap / 8 && !h->max_count &&
+        hd != atomic_load_explicit(&h->tail, memory_order_relaxed))
+        return atomic_load_explicit(&h->closed, memory_order_relaxed) != 0;
+    return space_ready(q);
 }
 
 static void spin_adapt(_Atomic int64_t *budget, int64_t slept_ns)
