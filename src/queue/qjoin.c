@@ -24,10 +24,10 @@ static int64_t dead_pending(struct qshm *h)
     return sum;
 }
 
-static int64_t unfinished(struct qshm *h, int with_dead)
+static int64_t unfinished(const mproc_queue *q, int with_dead)
 {
-    int64_t n =
-        (int64_t)(atomic_load(&h->claimed) - atomic_load(&h->abandoned) - atomic_load(&h->done));
+    struct qshm *h = q->h;
+    int64_t n = (int64_t)(mproc__q_claimed(q) - atomic_load(&h->abandoned) - atomic_load(&h->done));
     return with_dead && n > 0 ? n - dead_pending(h) : n;
 }
 
@@ -38,7 +38,7 @@ int mproc_queue_task_done(mproc_queue *q)
     struct qshm *h = q->h;
     if (!(h->flags & MPROC_QUEUE_JOINABLE))
         return MPROC_ENOTSUP;
-    if (unfinished(h, 0) <= 0)
+    if (unfinished(q, 0) <= 0)
         return MPROC_ERANGE;
     /* Our pending count drops before the global done count rises: a kill in between makes
      * join wait (bounded by its timeout), never return early. */
@@ -46,7 +46,7 @@ int mproc_queue_task_done(mproc_queue *q)
     if (g)
         atomic_fetch_sub(&g->pending, 1);
     atomic_fetch_add(&h->done, 1);
-    if (atomic_load(&h->join_waiters) && unfinished(h, 0) <= 0) {
+    if (atomic_load(&h->join_waiters) && unfinished(q, 0) <= 0) {
         atomic_fetch_add(&h->join_gen, 1);
         mproc__q_futex_wake(&h->join_gen, INT_MAX);
     }
@@ -64,7 +64,7 @@ int mproc_queue_join(mproc_queue *q, int timeout_ms)
     for (;;) {
         atomic_fetch_add(&h->join_waiters, 1);
         uint32_t g = atomic_load(&h->join_gen);
-        int64_t n = unfinished(h, 1);
+        int64_t n = unfinished(q, 1);
         int r = n <= 0 ? 0 : mproc__q_futex_wait(&h->join_gen, g, mproc__q_dl(&dl));
         atomic_fetch_sub(&h->join_waiters, 1);
         if (n <= 0)

@@ -104,23 +104,40 @@ static int fits(mproc_queue *q, uint64_t t, uint64_t total, uint64_t seq)
     return !h->max_count || f == t || (uint32_t)seq - q_rec(q, f)->seq < h->max_count;
 }
 
-/* The previous plock holder died inside its critical section: if it had counted a claim
- * it never published, take the count back. */
-static void put_repair(mproc_queue *q, uint32_t dead)
+/* 1 if `holder` (the plock holder, or its dead predecessor) has counted a claim in
+ * `claimed` and not yet published it by moving tail: its header sits at tail, CLAIMED by
+ * it, with the last number handed out (after a wrap filler of its own, maybe). */
+static int unpublished_claim(const mproc_queue *q, uint32_t holder, uint64_t c)
 {
     struct qshm *h = q->h;
     uint64_t t = atomic_load(&h->tail);
-    struct qrec *r = q_rec(q, t);
+    const struct qrec *r = q_rec(q, t);
     uint64_t s = atomic_load(&r->stamp);
-    if (q_stamp_at(s, t) && q_owner(s) == dead && q_state(s) == QS_PAD) {
+    if (q_stamp_at(s, t) && q_owner(s) == holder && q_state(s) == QS_PAD) {
         t += r->len;
         r = q_rec(q, t);
         s = atomic_load(&r->stamp);
     }
-    uint64_t c = atomic_load(&h->claimed);
-    if (q_stamp_at(s, t) && q_owner(s) == dead && q_state(s) == QS_CLAIMED &&
-        r->seq == (uint32_t)(c - 1))
-        atomic_store(&h->claimed, c - 1);
+    return c > 0 && q_stamp_at(s, t) && q_owner(s) == holder && q_state(s) == QS_CLAIMED &&
+           r->seq == (uint32_t)(c - 1);
+}
+
+/* Messages claimed so far, not counting one whose claim is not published yet (a producer
+ * inside its critical section, or killed there: then nobody may come to repair the count). */
+uint64_t mproc__q_claimed(const mproc_queue *q)
+{
+    uint64_t c = atomic_load(&q->h->claimed);
+    uint32_t holder = atomic_load(&q->h->plock);
+    return holder && unpublished_claim(q, holder, c) ? c - 1 : c;
+}
+
+/* The previous plock holder died inside its critical section: if it had counted a claim
+ * it never published, take the count back. */
+static void put_repair(mproc_queue *q, uint32_t dead)
+{
+    uint64_t c = atomic_load(&q->h->claimed);
+    if (unpublished_claim(q, dead, c))
+        atomic_store(&q->h->claimed, c - 1);
 }
 
 /* Claims room for one record under plock. Returns the record, or NULL with *err set. */
@@ -533,7 +550,7 @@ long mproc_queue_size(const mproc_queue *q)
 {
     if (!q)
         return MPROC_EINVAL;
-    uint64_t c = atomic_load(&q->h->claimed), t = atomic_load(&q->h->head_seq);
+    uint64_t c = mproc__q_claimed(q), t = atomic_load(&q->h->head_seq);
     return c > t ? (long)(c - t) : 0;
 }
 

@@ -141,6 +141,9 @@ struct qdl {
 int64_t mproc__q_dl(struct qdl *d);
 int64_t mproc__q_dl_at(struct qdl *d, int64_t now_ns); /* the same, given the time now */
 
+/* queue.c: messages claimed, minus one counted but not published (see there). */
+uint64_t mproc__q_claimed(const mproc_queue *q);
+
 /* qsys.c: futex, owner liveness, locks, registry, the poll descriptor. */
 int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns);
 void mproc__q_futex_wake(_Atomic uint32_t *w, int n);
