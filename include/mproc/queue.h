@@ -63,7 +63,9 @@ MPROC_API int mproc_queue_unlink(const char *name);
  *  fails at once; a message is never half-sent: on any error nothing was queued.
  *  Returns 0, MPROC_EMSGSIZE (len > the queue's maximum), MPROC_EFULL (timeout 0 and no
  *  room), MPROC_ETIMEDOUT (no room before the deadline), MPROC_ECLOSED (the queue is
- *  closed), MPROC_EINVAL (NULL q, NULL msg with len > 0, timeout < -1).
+ *  closed), MPROC_EINVAL (NULL q, NULL msg with len > 0, timeout < -1), MPROC_ECANCELED
+ *  (the message was dropped because another process took this one for dead: only possible
+ *  if its pid was reused in a way the queue could not tell, see docs/queue.md).
  *  Thread-safe and usable in any process sharing the queue. */
 MPROC_API int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms);
 
@@ -72,7 +74,8 @@ MPROC_API int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int t
  *  cap, it stays in the queue, *len says how big it is and MPROC_EMSGSIZE is returned.
  *  Messages in a closed queue are still delivered; once none is left: MPROC_ECLOSED.
  *  Returns 0, MPROC_EEMPTY (timeout 0 and nothing to take), MPROC_ETIMEDOUT, MPROC_ECLOSED,
- *  MPROC_EMSGSIZE, MPROC_EINVAL (NULL q or len, NULL buf with cap > 0, timeout < -1).
+ *  MPROC_EMSGSIZE, MPROC_EINVAL (NULL q or len, NULL buf with cap > 0, timeout < -1),
+ *  MPROC_ECANCELED (taken for dead while copying, as for put: the copy is not to be used).
  *  Thread-safe and usable in any process sharing the queue. */
 MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int timeout_ms);
 

@@ -208,9 +208,13 @@ static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, s
         memcpy(dst + len / 2, (const unsigned char *)msg + len / 2, len - len / 2);
     }
     Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
-    /* seq_cst exchange: a full barrier between publishing the message and reading
-     * items_sleep, pairing with the sleeper's store-then-check (no lost wake-up). */
-    atomic_exchange(&r->stamp, q_stamp(pos, me, QS_COMMITTED));
+    /* seq_cst CAS: a full barrier between publishing the message and reading items_sleep,
+     * pairing with the sleeper's store-then-check (no lost wake-up). A CAS, not a store:
+     * if a survivor ever took us for dead and skipped the record, never write over what
+     * may be another lap's header now. */
+    uint64_t want = q_stamp(pos, me, QS_CLAIMED);
+    if (!atomic_compare_exchange_strong(&r->stamp, &want, q_stamp(pos, me, QS_COMMITTED)))
+        return MPROC_ECANCELED;
     Q_FAULT(MPROC_QF_PUT_AFTER_COMMIT);
     notify_items(q);
     return 0;
@@ -321,7 +325,8 @@ int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms)
 /* ---- consumers ---------------------------------------------------------------- */
 
 /* Copies out a record taken under clock, then releases its space. */
-static int finish_get(mproc_queue *q, struct qrec *r, uint64_t pos, void *buf, size_t *len)
+static int finish_get(mproc_queue *q, uint32_t me, struct qrec *r, uint64_t pos, void *buf,
+                      size_t *len)
 {
     struct qshm *h = q->h;
     if (h->flags & MPROC_QUEUE_JOINABLE) {
@@ -339,7 +344,9 @@ static int finish_get(mproc_queue *q, struct qrec *r, uint64_t pos, void *buf, s
     }
     *len = n;
     Q_FAULT(MPROC_QF_GET_BEFORE_DONE);
-    atomic_exchange(&r->stamp, q_stamp(pos, 0, QS_DONE)); /* full barrier, as in try_put */
+    uint64_t want = q_stamp(pos, me, QS_TAKEN); /* a full barrier and a check, as in try_put */
+    if (!atomic_compare_exchange_strong(&r->stamp, &want, q_stamp(pos, 0, QS_DONE)))
+        return MPROC_ECANCELED;
     Q_FAULT(MPROC_QF_GET_AFTER_DONE);
     notify_space(h);
     return 0;
@@ -398,7 +405,7 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
         Q_FAULT(MPROC_QF_GET_LOCKED);
         advance_head(hd, r, h, QS_TAKEN);
         q_unlock(&hd->clock_);
-        return finish_get(q, r, h, buf, len);
+        return finish_get(q, me, r, h, buf, len);
     }
     q_unlock(&hd->clock_);
     return atomic_load(&hd->closed) && atomic_load(&hd->head) == atomic_load(&hd->tail)
