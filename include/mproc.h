@@ -10,5 +10,7 @@
 #include "mproc/sync.h"
 #include "mproc/pool.h"
 #include "mproc/trace.h"
+#include "mproc/queue.h"
+#include "mproc/wait.h"
 
 #endif /* MPROC_H */

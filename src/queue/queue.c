@@ -1,0 +1,599 @@
+/* queue.c: put, get and close of the shared-memory queue, and the waits around them.
+ *
+ * Producers claim space under plock (a few instructions: write the record header, move
+ * tail), then copy and commit without any lock; consumers take the record at head under
+ * clock, then copy out and mark it done without any lock. Space is reclaimed in order by
+ * producers when they run short. A process killed anywhere leaves either nothing visible
+ * or a record whose stamp names it as owner; survivors who find such a record check that
+ * its owner is dead and skip it (CLAIMED: never delivered) or free it (TAKEN: lost).
+ *
+ * This file must not sleep on a futex without a slice (see qsys.c), and must not let a
+ * lock holder run user code, copy payloads or wait.
+ */
+#include "queue/queue_int.h"
+#include "queue/queue_test.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <string.h>
+
+#include "sys/sys.h"
+
+void (*mproc__queue_fault_point)(int point);
+
+enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothing */
+
+/* How long a waiter spins before sleeping adapts per handle between these bounds: a sleep
+ * cut short by the awaited event soon after means spinning a little longer would have
+ * saved a wake-up (both sides of a ping-pong otherwise fall into sleeping in turn); long
+ * idle sleeps bring it back down, so an idle consumer burns next to nothing. */
+#define Q_SPIN_MIN_NS 20000
+#define Q_SPIN_MAX_NS 400000
+#ifndef Q_YIELD_AFTER
+#define Q_YIELD_AFTER 8192 /* spins (~0.3 ms) before a waiter starts yielding its CPU */
+#endif
+#define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
+
+/* One step of a waiter's spin: a pause, and now and then a yield, so that on a crowded
+ * machine the process we wait for can run on our CPU. */
+static inline void q_spin_pause(unsigned i)
+{
+    if (i >= Q_YIELD_AFTER && (i & 63) == 0)
+        sched_yield();
+    else
+        mproc__q_pause(1);
+}
+
+/* What a would-block was waiting behind: a record another process owns, since when. */
+struct qblock {
+    uint64_t pos, stamp;
+    int64_t since_ns;
+};
+
+static void notify_items(mproc_queue *q)
+{
+    struct qshm *h = q->h;
+    /* One wake-up per sleep episode: puts that follow while the sleepers are still
+     * waking up must not each pay a system call. */
+    if (atomic_load(&h->items_sleep) && atomic_exchange(&h->items_sleep, 0)) {
+        atomic_fetch_add(&h->items_gen, 1);
+        mproc__q_futex_wake(&h->items_gen, INT_MAX);
+    }
+    if (atomic_load_explicit(&h->armed, memory_order_relaxed) && atomic_exchange(&h->armed, 0))
+        mproc__q_sig_raise(q);
+}
+
+static void notify_space(struct qshm *h)
+{
+    if (atomic_load(&h->space_sleep) && atomic_exchange(&h->space_sleep, 0)) {
+        atomic_fetch_add(&h->space_gen, 1);
+        mproc__q_futex_wake(&h->space_gen, INT_MAX);
+    }
+}
+
+/* ---- producers ---------------------------------------------------------------- */
+
+/* Frees, in order, finished records from free_pos up to head. Under plock. Stops at a
+ * record a consumer is still copying and reports it as the blocker. */
+static void reclaim(mproc_queue *q, struct qblock *blk)
+{
+    struct qshm *h = q->h;
+    uint64_t f = atomic_load_explicit(&h->free_pos, memory_order_relaxed);
+    uint64_t hd = atomic_load_explicit(&h->head, memory_order_acquire);
+    while (f < hd) {
+        struct qrec *r = q_rec(q, f);
+        uint64_t s = atomic_load_explicit(&r->stamp, memory_order_acquire);
+        unsigned st = q_state(s);
+        if (!q_stamp_at(s, f) || (st != QS_DONE && st != QS_PAD && st != QS_ABANDONED)) {
+            if (q_stamp_at(s, f) && st == QS_TAKEN && blk->stamp != s)
+                *blk = (struct qblock){f, s, mproc__now_ns()};
+            break;
+        }
+        f += st == QS_PAD ? r->len : q_recsize(r->len);
+    }
+    Q_FAULT(MPROC_QF_RECLAIM_LOCKED);
+    atomic_store_explicit(&h->free_pos, f, memory_order_relaxed);
+}
+
+static int fits(mproc_queue *q, uint64_t t, uint64_t total, uint64_t seq)
+{
+    struct qshm *h = q->h;
+    uint64_t f = atomic_load_explicit(&h->free_pos, memory_order_relaxed);
+    if (t + total - f > h->cap)
+        return 0;
+    return !h->max_count || f == t || (uint32_t)seq - q_rec(q, f)->seq < h->max_count;
+}
+
+/* 1 if `holder` (the plock holder, or its dead predecessor) has counted a claim in
+ * `claimed` and not yet published it by moving tail: its header sits at tail, CLAIMED by
+ * it, with the last number handed out (after a wrap filler of its own, maybe). */
+static int unpublished_claim(const mproc_queue *q, uint32_t holder, uint64_t c)
+{
+    struct qshm *h = q->h;
+    uint64_t t = atomic_load(&h->tail);
+    const struct qrec *r = q_rec(q, t);
+    uint64_t s = atomic_load(&r->stamp);
+    if (q_stamp_at(s, t) && q_owner(s) == holder && q_state(s) == QS_PAD) {
+        t += r->len;
+        r = q_rec(q, t);
+        s = atomic_load(&r->stamp);
+    }
+    return c > 0 && q_stamp_at(s, t) && q_owner(s) == holder && q_state(s) == QS_CLAIMED &&
+           r->seq == (uint32_t)(c - 1);
+}
+
+/* Messages claimed so far, not counting one whose claim is not published yet (a producer
+ * inside its critical section, or killed there: then nobody may come to repair the count). */
+uint64_t mproc__q_claimed(const mproc_queue *q)
+{
+    uint64_t c = atomic_load(&q->h->claimed);
+    uint32_t holder = atomic_load(&q->h->plock);
+    return holder && unpublished_claim(q, holder, c) ? c - 1 : c;
+}
+
+/* The previous plock holder died inside its critical section: if it had counted a claim
+ * it never published, take the count back. */
+static void put_repair(mproc_queue *q, uint32_t dead)
+{
+    uint64_t c = atomic_load(&q->h->claimed);
+    if (unpublished_claim(q, dead, c))
+        atomic_store(&q->h->claimed, c - 1);
+}
+
+/* Claims room for one record under plock. Returns the record, or NULL with *err set. */
+static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl *dl,
+                          struct qblock *blk, uint64_t *pos, int *err)
+{
+    struct qshm *h = q->h;
+    uint32_t dead = 0;
+    *err = mproc__q_lock(h, &h->plock, me, dl, &dead);
+    if (*err < 0)
+        return NULL;
+    if (dead)
+        put_repair(q, dead);
+    uint64_t t = atomic_load_explicit(&h->tail, memory_order_relaxed);
+    uint64_t need = q_recsize(len), room = h->cap - (t & q->mask);
+    uint64_t total = need <= room ? need : room + need;
+    uint64_t seq = atomic_load_explicit(&h->claimed, memory_order_relaxed);
+    if (!fits(q, t, total, seq)) {
+        reclaim(q, blk);
+        if (!fits(q, t, total, seq)) {
+            q_unlock(&h->plock);
+            *err = Q_AGAIN;
+            return NULL;
+        }
+    }
+    if (need > room) { /* the record must not wrap: fill the end of the ring */
+        struct qrec *p = q_rec(q, t);
+        p->len = (uint32_t)room;
+        p->seq = (uint32_t)seq;
+        atomic_store_explicit(&p->stamp, q_stamp(t, me, QS_PAD), memory_order_release);
+        Q_FAULT(MPROC_QF_PUT_PAD_LOCKED);
+        t += room;
+    }
+    struct qrec *r = q_rec(q, t);
+    r->len = len;
+    r->seq = (uint32_t)seq;
+    atomic_store_explicit(&r->stamp, q_stamp(t, me, QS_CLAIMED), memory_order_release);
+    /* Consumers read the stamp at head before looking at tail: make sure the next header
+     * slot holds no stale stamp (filler bodies are never written and may keep old headers).
+     * Past free_pos + cap it is a live header of the previous lap, whose position differs. */
+    uint64_t next = t + need;
+    if (next + Q_HDR <= atomic_load_explicit(&h->free_pos, memory_order_relaxed) + h->cap)
+        atomic_store_explicit(&q_rec(q, next)->stamp, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->claimed, seq + 1, memory_order_relaxed);
+    Q_FAULT(MPROC_QF_PUT_UNPUBLISHED);
+    atomic_store_explicit(&h->tail, t + need, memory_order_release);
+    Q_FAULT(MPROC_QF_PUT_LOCKED);
+    q_unlock(&h->plock);
+    *pos = t;
+    return r;
+}
+
+static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, struct qdl *dl,
+                   struct qblock *blk)
+{
+    if (atomic_load_explicit(&q->h->closed, memory_order_relaxed))
+        return MPROC_ECLOSED;
+    uint64_t pos;
+    int err;
+    struct qrec *r = claim(q, me, len, dl, blk, &pos, &err);
+    if (!r)
+        return err;
+    Q_FAULT(MPROC_QF_PUT_CLAIMED);
+    unsigned char *dst = (unsigned char *)(r + 1);
+    if (len) {
+        memcpy(dst, msg, len / 2);
+        Q_FAULT(MPROC_QF_PUT_MIDCOPY);
+        memcpy(dst + len / 2, (const unsigned char *)msg + len / 2, len - len / 2);
+    }
+    Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
+    /* seq_cst CAS: a full barrier between publishing the message and reading items_sleep,
+     * pairing with the sleeper's store-then-check (no lost wake-up). A CAS, not a store:
+     * if a survivor ever took us for dead and skipped the record, never write over what
+     * may be another lap's header now. */
+    uint64_t want = q_stamp(pos, me, QS_CLAIMED);
+    if (!atomic_compare_exchange_strong(&r->stamp, &want, q_stamp(pos, me, QS_COMMITTED)))
+        return MPROC_ECANCELED;
+    Q_FAULT(MPROC_QF_PUT_AFTER_COMMIT);
+    notify_items(q);
+    return 0;
+}
+
+/* A consumer holding the record that blocks reclaiming died: its message is lost, its
+ * space is free. */
+static int free_dead_taken(mproc_queue *q, struct qblock *blk)
+{
+    if (!blk->stamp || mproc__now_ns() - blk->since_ns < Q_LIVENESS_NS)
+        return 0;
+    if (!mproc__q_pid_dead(q->h, q_owner(blk->stamp))) {
+        blk->since_ns = mproc__now_ns();
+        return 0;
+    }
+    uint64_t s = blk->stamp;
+    atomic_compare_exchange_strong(&q_rec(q, blk->pos)->stamp, &s, q_stamp(blk->pos, 0, QS_DONE));
+    blk->stamp = 0;
+    return 1;
+}
+
+/* Is some space reclaimable now? Exact: used before sleeping. */
+static int space_ready(mproc_queue *q)
+{
+    struct qshm *h = q->h;
+    if (atomic_load(&h->closed))
+        return 1;
+    uint64_t f = atomic_load(&h->free_pos);
+    if (f >= atomic_load(&h->head))
+        return 0;
+    uint64_t s = atomic_load(&q_rec(q, f)->stamp);
+    return q_stamp_at(s, f) && q_state(s) != QS_TAKEN;
+}
+
+/* While spinning, wait for a batch of consumed space (an eighth of the ring, or all that
+ * is queued) before taking the lock to reclaim: reclaiming a record per put is slow. The
+ * oldest record must be finished too, or reclaiming would free nothing and the producer
+ * would spin on the lock while the consumer copies. */
+static int space_batch_ready(mproc_queue *q)
+{
+    struct qshm *h = q->h;
+    uint64_t f = atomic_load_explicit(&h->free_pos, memory_order_relaxed);
+    uint64_t hd = atomic_load_explicit(&h->head, memory_order_relaxed);
+    if (hd - f < h->cap / 8 && !h->max_count &&
+        hd != atomic_load_explicit(&h->tail, memory_order_relaxed))
+        return atomic_load_explicit(&h->closed, memory_order_relaxed) != 0;
+    return space_ready(q);
+}
+
+static void spin_adapt(_Atomic int64_t *budget, int64_t slept_ns)
+{
+    int64_t b = atomic_load_explicit(budget, memory_order_relaxed);
+    if (slept_ns < b)
+        b = 2 * b > Q_SPIN_MAX_NS ? Q_SPIN_MAX_NS : 2 * b;
+    else if (slept_ns > Q_SLICE_NS / 2)
+        b = b / 2 < Q_SPIN_MIN_NS ? Q_SPIN_MIN_NS : b / 2;
+    atomic_store_explicit(budget, b, memory_order_relaxed);
+}
+
+static int wait_space(mproc_queue *q, struct qdl *dl, int spin)
+{
+    struct qshm *h = q->h;
+    int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
+    int64_t spin_end = start + atomic_load_explicit(&q->spin_space, memory_order_relaxed);
+    spin_end = spin_end < end ? spin_end : end;
+    for (unsigned i = 1; spin && i < 1u << 22; i++) {
+        if (space_batch_ready(q))
+            return 0;
+        q_spin_pause(i);
+        if ((i & 255) == 0 && mproc__now_ns() > spin_end)
+            break;
+    }
+    uint32_t g = atomic_load(&h->space_gen);
+    atomic_store(&h->space_sleep, 1);
+    if (space_ready(q))
+        return 0;
+    int64_t slept = mproc__now_ns();
+    int r = mproc__q_futex_wait(&h->space_gen, g, mproc__q_dl(dl));
+    spin_adapt(&q->spin_space, mproc__now_ns() - slept);
+    return r == 0 && atomic_load(&h->space_gen) == g ? Q_IDLE : r;
+}
+
+int mproc_queue_put(mproc_queue *q, const void *msg, size_t len, int timeout_ms)
+{
+    if (!q || (!msg && len) || !mproc__timeout_ok(timeout_ms))
+        return MPROC_EINVAL;
+    if (len > q->h->max_msg)
+        return MPROC_EMSGSIZE;
+    uint32_t me = q_me(q);
+    struct qdl dl = {timeout_ms, 0}; /* computed when first needed: clocks cost */
+    struct qblock blk = {0, 0, 0};
+    int spin = 1;
+    for (;;) {
+        int r = try_put(q, me, msg, (uint32_t)len, &dl, &blk);
+        if (r != Q_AGAIN)
+            return r;
+        if (free_dead_taken(q, &blk))
+            continue;
+        if (timeout_ms == 0)
+            return MPROC_EFULL;
+        int w = wait_space(q, &dl, spin);
+        if (w == MPROC_ETIMEDOUT)
+            return MPROC_ETIMEDOUT;
+        spin = w != Q_IDLE; /* after an idle slice, re-check and sleep without spinning */
+    }
+}
+
+/* ---- consumers ---------------------------------------------------------------- */
+
+/* Copies out a record taken under clock, then releases its space. */
+static int finish_get(mproc_queue *q, uint32_t me, struct qrec *r, uint64_t pos, void *buf,
+                      size_t *len)
+{
+    struct qshm *h = q->h;
+    if (h->flags & MPROC_QUEUE_JOINABLE) {
+        struct qreg *g = mproc__q_myreg(q);
+        if (g)
+            atomic_fetch_add(&g->pending, 1);
+    }
+    Q_FAULT(MPROC_QF_GET_TAKEN);
+    uint32_t n = r->len;
+    const unsigned char *src = (const unsigned char *)(r + 1);
+    if (n) {
+        memcpy(buf, src, n / 2);
+        Q_FAULT(MPROC_QF_GET_MIDCOPY);
+        memcpy((unsigned char *)buf + n / 2, src + n / 2, n - n / 2);
+    }
+    *len = n;
+    Q_FAULT(MPROC_QF_GET_BEFORE_DONE);
+    uint64_t want = q_stamp(pos, me, QS_TAKEN); /* a full barrier and a check, as in try_put */
+    if (!atomic_compare_exchange_strong(&r->stamp, &want, q_stamp(pos, 0, QS_DONE)))
+        return MPROC_ECANCELED;
+    Q_FAULT(MPROC_QF_GET_AFTER_DONE);
+    notify_space(h);
+    return 0;
+}
+
+/* Under clock: moves head past the record at h (already taken, skipped or padding). */
+static void advance_head(struct qshm *hd, struct qrec *r, uint64_t h, unsigned st)
+{
+    if (st == QS_PAD) {
+        atomic_store_explicit(&hd->head, h + r->len, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&hd->head_seq, (uint64_t)r->seq + 1, memory_order_relaxed);
+    atomic_store_explicit(&hd->head, h + q_recsize(r->len), memory_order_release);
+}
+
+static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *len, struct qdl *dl,
+                   struct qblock *blk)
+{
+    struct qshm *hd = q->h;
+    uint32_t dead = 0;
+    int err = mproc__q_lock(hd, &hd->clock_, me, dl, &dead);
+    if (err < 0)
+        return err;
+    for (;;) {
+        uint64_t h = atomic_load_explicit(&hd->head, memory_order_relaxed);
+        struct qrec *r = q_rec(q, h);
+        uint64_t s = atomic_load_explicit(&r->stamp, memory_order_acquire);
+        /* A record committed in this lap at head implies tail > head (commits follow the
+         * tail's publication), so the common case leaves the producers' line alone. */
+        if (!q_stamp_at(s, h) || q_state(s) != QS_COMMITTED) {
+            if (h == atomic_load_explicit(&hd->tail, memory_order_acquire))
+                break;
+            s = atomic_load_explicit(&r->stamp, memory_order_acquire);
+            if (!q_stamp_at(s, h)) {
+                q_unlock(&hd->clock_);
+                return MPROC_EPROTO; /* cannot happen unless someone scribbled on the queue */
+            }
+        }
+        unsigned st = q_state(s);
+        if (st == QS_CLAIMED) { /* being written: wait for it (FIFO) or its owner's death */
+            if (blk->stamp != s)
+                *blk = (struct qblock){h, s, mproc__now_ns()};
+            break;
+        }
+        if (st != QS_COMMITTED) {
+            advance_head(hd, r, h, st);
+            continue;
+        }
+        if (r->len > cap) {
+            q_unlock(&hd->clock_);
+            *len = r->len;
+            return MPROC_EMSGSIZE;
+        }
+        atomic_store_explicit(&r->stamp, q_stamp(h, me, QS_TAKEN), memory_order_relaxed);
+        Q_FAULT(MPROC_QF_GET_LOCKED);
+        advance_head(hd, r, h, QS_TAKEN);
+        q_unlock(&hd->clock_);
+        return finish_get(q, me, r, h, buf, len);
+    }
+    q_unlock(&hd->clock_);
+    return atomic_load(&hd->closed) && atomic_load(&hd->head) == atomic_load(&hd->tail)
+               ? MPROC_ECLOSED
+               : Q_AGAIN;
+}
+
+/* The record at head has been CLAIMED for a while: if its producer is dead, skip it. The
+ * half-written message is never delivered; its space is reclaimed like any other. */
+static int skip_dead_claimed(mproc_queue *q, uint32_t me, struct qblock *blk, struct qdl *dl)
+{
+    if (!blk->stamp || mproc__now_ns() - blk->since_ns < Q_LIVENESS_NS)
+        return 0;
+    if (!mproc__q_pid_dead(q->h, q_owner(blk->stamp))) {
+        blk->since_ns = mproc__now_ns();
+        return 0;
+    }
+    struct qshm *hd = q->h;
+    uint32_t dead = 0;
+    if (mproc__q_lock(hd, &hd->clock_, me, dl, &dead) < 0)
+        return 0;
+    struct qrec *r = q_rec(q, blk->pos);
+    uint64_t s = blk->stamp;
+    if (atomic_load(&hd->head) == blk->pos && atomic_load(&r->stamp) == s) {
+        atomic_store(&r->stamp, q_stamp(blk->pos, 0, QS_ABANDONED));
+        Q_FAULT(MPROC_QF_SKIP_LOCKED);
+        atomic_fetch_add(&hd->abandoned, 1);
+        advance_head(hd, r, blk->pos, QS_ABANDONED);
+    }
+    q_unlock(&hd->clock_);
+    blk->stamp = 0;
+    atomic_thread_fence(memory_order_seq_cst);
+    notify_space(hd);
+    if (atomic_load(&hd->join_waiters)) {
+        atomic_fetch_add(&hd->join_gen, 1);
+        mproc__q_futex_wake(&hd->join_gen, INT_MAX);
+    }
+    return 1;
+}
+
+/* 1 if a get may succeed now. *busy_len: the size of a message a producer is writing at
+ * the head (worth spinning for a while longer: the copy is under way), else 0. */
+static int items_ready(mproc_queue *q, uint32_t *busy_len)
+{
+    struct qshm *hd = q->h;
+    uint64_t h = atomic_load(&hd->head);
+    struct qrec *r = q_rec(q, h);
+    uint64_t s = atomic_load(&r->stamp);
+    *busy_len = 0;
+    if (q_stamp_at(s, h) && q_state(s) == QS_COMMITTED)
+        return 1;
+    if (h == atomic_load(&hd->tail))
+        return atomic_load(&hd->closed) != 0;
+    s = atomic_load(&r->stamp);
+    if (q_stamp_at(s, h) && q_state(s) == QS_CLAIMED) {
+        *busy_len = r->len;
+        return 0;
+    }
+    return 1;
+}
+
+/* Before a consumer sleeps (or gives up with timeout 0) on an empty queue: re-arm the poll
+ * descriptor. Drained after arming, so a producer's signal is either seen by our re-check
+ * or lands after the drain and keeps the descriptor readable. */
+static void arm_fd(mproc_queue *q)
+{
+    if (!atomic_load_explicit(&q->h->polled, memory_order_relaxed))
+        return;
+    atomic_store(&q->h->armed, 1);
+    mproc__q_sig_drain(q);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
+{
+    struct qshm *hd = q->h;
+    int64_t budget = atomic_load_explicit(&q->spin_items, memory_order_relaxed);
+    int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
+    int64_t spin_end = start + budget < end ? start + budget : end;
+    uint32_t busy;
+    for (unsigned i = 1; spin && i < 1u << 24; i++) {
+        if (items_ready(q, &busy))
+            return 0;
+        q_spin_pause(i);
+        if ((i & 255) == 0) {
+            int64_t now = mproc__now_ns();
+            if (busy && start + budget + busy / 2 > spin_end && start + budget + busy / 2 < end)
+                spin_end = start + budget + busy / 2; /* a copy at >= 2 GB/s */
+            if (now > spin_end)
+                break;
+        }
+    }
+    uint32_t g = atomic_load(&hd->items_gen);
+    atomic_store(&hd->items_sleep, 1);
+    arm_fd(q);
+    if (items_ready(q, &busy))
+        return 0;
+    int64_t slept = mproc__now_ns();
+    int r = mproc__q_futex_wait(&hd->items_gen, g, mproc__q_dl(dl));
+    spin_adapt(&q->spin_items, mproc__now_ns() - slept);
+    return r == 0 && atomic_load(&hd->items_gen) == g ? Q_IDLE : r;
+}
+
+int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len, int timeout_ms)
+{
+    if (!q || !len || (!buf && cap) || !mproc__timeout_ok(timeout_ms))
+        return MPROC_EINVAL;
+    uint32_t me = q_me(q);
+    struct qdl dl = {timeout_ms, 0}; /* computed when first needed: clocks cost */
+    struct qblock blk = {0, 0, 0};
+    int spin = 1;
+    for (int tries = 0;; tries++) {
+        int r = try_get(q, me, buf, cap, len, &dl, &blk);
+        if (r != Q_AGAIN)
+            return r;
+        if (skip_dead_claimed(q, me, &blk, &dl))
+            continue;
+        if (timeout_ms == 0) {
+            if (tries > 0 || !atomic_load(&q->h->polled))
+                return MPROC_EEMPTY;
+            arm_fd(q);
+            continue;
+        }
+        int w = wait_items(q, &dl, spin);
+        if (w == MPROC_ETIMEDOUT)
+            return MPROC_ETIMEDOUT;
+        spin = w != Q_IDLE; /* after an idle slice, re-check and sleep without spinning */
+    }
+}
+
+/* ---- state ---------------------------------------------------------------------- */
+
+int mproc_queue_close(mproc_queue *q)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    struct qshm *h = q->h;
+    atomic_store(&h->closed, 1);
+    _Atomic uint32_t *gens[] = {&h->items_gen, &h->space_gen, &h->join_gen};
+    for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {
+        atomic_fetch_add(gens[i], 1);
+        mproc__q_futex_wake(gens[i], INT_MAX);
+    }
+    mproc__q_sig_raise(q);
+    return 0;
+}
+
+long mproc_queue_size(const mproc_queue *q)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    uint64_t c = mproc__q_claimed(q), t = atomic_load(&q->h->head_seq);
+    return c > t ? (long)(c - t) : 0;
+}
+
+int mproc_queue_empty(const mproc_queue *q)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    return mproc_queue_size(q) == 0;
+}
+
+int mproc_queue_full(const mproc_queue *q)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    struct qshm *h = q->h;
+    uint64_t used = atomic_load(&h->tail) - atomic_load(&h->head);
+    if (used + Q_HDR > h->cap)
+        return 1;
+    return h->max_count && (uint64_t)mproc_queue_size(q) >= h->max_count;
+}
+
+size_t mproc_queue_max_msg_size(const mproc_queue *q)
+{
+    return q ? (size_t)q->h->max_msg : 0;
+}
+
+int mproc_queue_fd(const mproc_queue *q)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    struct qshm *h = q->h;
+    if (!atomic_load(&h->polled)) {
+        atomic_store(&h->armed, 1);
+        atomic_store(&h->polled, 1);
+        if (mproc_queue_size(q) > 0 || atomic_load(&h->closed))
+            mproc__q_sig_raise(q);
+    }
+    return q->sigfd;
+}
