@@ -37,7 +37,7 @@ tsan:
 	@TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -j $(JOBS) --no-tests=error $(CTEST_ARGS)
 
 # The suite under valgrind memcheck, following children and tracking descriptors.
-VALGRIND_OPTS = --trace-children-skip=*/perl,*/python3*,*/node --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes --track-fds=yes --child-silent-after-fork=yes --quiet
+VALGRIND_OPTS = --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*,/sbin/*,*/perl,*/python3*,*/node --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes --track-fds=yes --child-silent-after-fork=yes --quiet
 valgrind: bootstrap
 	@scripts/bootstrap --valgrind
 	@cmake -S . -B build/valgrind -G Ninja -DCMAKE_BUILD_TYPE=Debug \
