@@ -49,7 +49,7 @@ static void wait_for_go(int *word)
 {
     int w;
     while (!((w = __atomic_load_n(word, __ATOMIC_ACQUIRE)) & MPROC__WORD_GO))
-        mproc__sys_futex_wait(word, w);
+        (void)mproc__futex_wait((_Atomic uint32_t *)(void *)word, (uint32_t)w, INT64_MAX);
 }
 
 static void close_parent_ends(const struct mproc__prep *pp)
@@ -206,7 +206,7 @@ static int attach(struct fork_call *fc, int *pidfd, int *stage)
         /* Only now may the child run and end: we hold its pidfd. (On failure it stays
          * blocked, so the pid killed below is surely still the child's.) */
         __atomic_or_fetch(fc->exit_word, MPROC__WORD_GO, __ATOMIC_RELEASE);
-        mproc__sys_futex_wake(fc->exit_word, 1);
+        mproc__futex_wake((_Atomic uint32_t *)(void *)fc->exit_word, 1);
     }
     if (*pidfd == MPROC_ESRCH) {
         /* Not SIGCHLD=SIG_IGN (the child waits for GO then): the application reaped

@@ -269,20 +269,13 @@ int mproc_proc_terminate(mproc_proc *p, int grace_ms, mproc_status *st)
 
 static int read_state(pid_t pid)
 {
-    char path[64], buf[512];
+    char path[64], state;
+    uint64_t start;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = mproc__open(path, O_RDONLY, 0);
-    if (fd < 0)
-        return fd;
-    ssize_t n = mproc__read(fd, buf, sizeof buf - 1);
-    mproc__close(fd);
-    if (n <= 0)
-        return n < 0 ? (int)n : MPROC_EIO;
-    buf[n] = '\0';
-    const char *s = strrchr(buf, ')'); /* comm may contain spaces and parentheses */
-    if (!s || s[1] != ' ')
-        return MPROC_EIO;
-    switch (s[2]) {
+    int rc = mproc__stat_read(path, &state, &start);
+    if (rc < 0)
+        return rc;
+    switch (state) {
     case 'R':
     case 'W':
         return MPROC_RUNNING;

@@ -58,44 +58,21 @@ int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns)
     if (now >= abs_ns)
         return MPROC_ETIMEDOUT;
     int64_t until = abs_ns - now > Q_SLICE_NS ? now + Q_SLICE_NS : abs_ns;
-    struct timespec ts = {.tv_sec = (time_t)(until / 1000000000),
-                          .tv_nsec = (long)(until % 1000000000)};
-    syscall(SYS_futex, (void *)(uintptr_t)w, FUTEX_WAIT_BITSET, val, &ts, NULL,
-            FUTEX_BITSET_MATCH_ANY);
+    (void)mproc__futex_wait(w, val, until);
     return 0;
 }
 
 void mproc__q_futex_wake(_Atomic uint32_t *w, int n)
 {
-    syscall(SYS_futex, (void *)(uintptr_t)w, FUTEX_WAKE, n, NULL, NULL, 0);
+    mproc__futex_wake(w, n);
 }
 
 /* Reads state letter and start time (field 22) of /proc/PID/stat. 0, or -errno. */
 static int proc_stat(uint32_t pid, char *state, uint64_t *start)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%u/stat", pid);
-    int fd = mproc__open(path, O_RDONLY, 0);
-    if (fd < 0)
-        return fd;
-    ssize_t n = mproc__read(fd, buf, sizeof buf - 1);
-    mproc__close(fd);
-    if (n <= 0)
-        return n < 0 ? (int)n : -EIO;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
-    if (!p || p[1] != ' ')
-        return -EIO;
-    *state = p[2]; /* field 3 */
-    p += 3;        /* at the space before field 4 */
-    for (int field = 4; field <= 22; field++) {
-        p = strchr(p, ' ');
-        if (!p)
-            return -EIO;
-        p++; /* at the start of `field` */
-    }
-    *start = strtoull(p, NULL, 10);
-    return 0;
+    return mproc__stat_read(path, state, start);
 }
 
 /* 1 if pid is gone, a zombie, or a new process that reused the pid of a registered user of

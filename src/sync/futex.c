@@ -24,36 +24,6 @@
 
 #include "sys/sys.h"
 
-int mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns)
-{
-    struct timespec ts, *tp = NULL;
-    if (deadline_ns != INT64_MAX) {
-        ts.tv_sec = (time_t)(deadline_ns / 1000000000);
-        ts.tv_nsec = (long)(deadline_ns % 1000000000);
-        tp = &ts;
-    }
-    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a retry after EINTR
-     * waits only for the time that is left. */
-    long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, val, tp, NULL, FUTEX_BITSET_MATCH_ANY);
-    if (r == 0)
-        return 0;
-    switch (errno) {
-    case EAGAIN:
-        return MPROC_EAGAIN;
-    case EINTR:
-        return MPROC_EINTR;
-    case ETIMEDOUT:
-        return MPROC_ETIMEDOUT;
-    default:
-        return -errno;
-    }
-}
-
-void mproc__futex_wake(_Atomic uint32_t *addr, int n)
-{
-    syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
-}
-
 int64_t mproc__deadline_ns(int timeout_ms)
 {
     if (timeout_ms < 0)
@@ -90,35 +60,17 @@ static void ident_init(void)
     ident_page = p;
 }
 
-/* Field 22 of a /proc stat file (starttime) and the state letter. 0 if unreadable;
- * *state is 0 when the file does not exist (the thread is gone). */
+/* Start time of a /proc stat file; *state is 0 when the thread is gone, '?' when its
+ * file cannot be read (it is then taken as alive). */
 static uint64_t stat_read(const char *path, char *state)
 {
-    char buf[1024];
-    int fd = mproc__open(path, O_RDONLY, 0);
-    if (fd < 0) {
-        *state = (fd == MPROC_ENOENT || fd == MPROC_ESRCH) ? 0 : '?';
-        return 0;
-    }
-    ssize_t n = mproc__read(fd, buf, sizeof buf - 1);
-    mproc__close(fd);
-    if (n <= 0) {
-        *state = n == MPROC_ESRCH ? 0 : '?'; /* ESRCH: exited since the open */
-        return 0;
-    }
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (!p || p[1] != ' ')
-        return 0;
-    *state = p[2];
-    p += 2;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (!p)
-            return 0;
-        p++;
-    }
-    return strtoull(p, NULL, 10);
+    uint64_t start = 0;
+    int rc = mproc__stat_read(path, state, &start);
+    if (rc == MPROC_ENOENT || rc == MPROC_ESRCH)
+        *state = 0;
+    else if (rc < 0)
+        *state = '?';
+    return rc < 0 ? 0 : start;
 }
 
 static uint32_t self_refresh(void)

@@ -11,15 +11,14 @@
 #include <stdint.h>
 
 #include "mproc/sync.h"
+#include "sys/sys.h" /* mproc__futex_wait/wake, mproc__stat_read */
 
 /* ---- futex and thread identity (futex.c) ---------------------------------------------- */
 
 /* Waits while *addr == val, until woken or until deadline_ns (CLOCK_MONOTONIC, INT64_MAX
  * for never). Shared (not PRIVATE) futex: works across processes. Returns 0 (woken, maybe
  * spuriously), MPROC_EAGAIN (value differed), MPROC_EINTR, MPROC_ETIMEDOUT. */
-int mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns);
 /* Wakes up to n waiters on addr. */
-void mproc__futex_wake(_Atomic uint32_t *addr, int n);
 
 /* A deadline in ns from a timeout in ms (-1: INT64_MAX). */
 int64_t mproc__deadline_ns(int timeout_ms);

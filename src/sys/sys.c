@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <mproc/common.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,16 +174,61 @@ int mproc__sig_valid(int sig)
     return sig >= 0 && sig < _NSIG;
 }
 
-void mproc__sys_futex_wait(int *addr, int val)
+int mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns)
+{
+    struct timespec ts, *tp = NULL;
+    if (deadline_ns != INT64_MAX) {
+        ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+        ts.tv_nsec = (long)(deadline_ns % 1000000000);
+        tp = &ts;
+    }
+    int saved = errno;
+    long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, val, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+    int e = errno;
+    errno = saved;
+    if (r == 0)
+        return 0;
+    switch (e) {
+    case EAGAIN:
+        return MPROC_EAGAIN;
+    case EINTR:
+        return MPROC_EINTR;
+    case ETIMEDOUT:
+        return MPROC_ETIMEDOUT;
+    default:
+        return -e;
+    }
+}
+
+void mproc__futex_wake(_Atomic uint32_t *addr, int n)
 {
     int saved = errno;
-    (void)syscall(SYS_futex, addr, FUTEX_WAIT, val, NULL, NULL, 0);
+    (void)syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
     errno = saved;
 }
 
-void mproc__sys_futex_wake(int *addr, int count)
+int mproc__stat_read(const char *path, char *state, uint64_t *start)
 {
-    int saved = errno;
-    (void)syscall(SYS_futex, addr, FUTEX_WAKE, count, NULL, NULL, 0);
-    errno = saved;
+    char buf[1024];
+    int fd = mproc__open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    ssize_t n = mproc__read(fd, buf, sizeof buf - 1);
+    mproc__close(fd);
+    if (n <= 0)
+        return n < 0 ? (int)n : MPROC_EIO; /* ESRCH: it ended since the open */
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] == '\0')
+        return MPROC_EIO;
+    *state = p[2];
+    p += 2;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return MPROC_EIO;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return 0;
 }

@@ -53,9 +53,19 @@ int mproc__waitid_pidfd(int pidfd, siginfo_t *info, int options, struct rusage *
 int mproc__sig_valid(int sig); /* 0 .. _NSIG-1 */
 
 /* ---- futex on a word shared between processes (not FUTEX_PRIVATE) ---- */
-/* Sleeps while *addr == val (returns at once if it differs, on a wake-up or a signal:
- * callers loop on their own condition). Async-signal-safe. */
-void mproc__sys_futex_wait(int *addr, int val);
-void mproc__sys_futex_wake(int *addr, int count);
+/* Sleeps while *addr == val, until deadline_ns on CLOCK_MONOTONIC (INT64_MAX: no
+ * deadline). Returns 0 (woken, maybe spuriously), MPROC_EAGAIN (*addr != val),
+ * MPROC_EINTR, MPROC_ETIMEDOUT. The deadline is absolute (FUTEX_WAIT_BITSET), so a retry
+ * after EINTR waits only for what is left. Callers loop on their own condition.
+ * Async-signal-safe; errno is preserved. */
+int mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns);
+void mproc__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* ---- /proc ---- */
+/* Reads the state letter (field 3) and the start time in clock ticks (field 22) of a
+ * /proc/.../stat file (of a process or a thread). 0, MPROC_ENOENT or MPROC_ESRCH when it
+ * is gone, MPROC_EIO when unreadable. The command name may hold spaces and parentheses,
+ * so fields are counted from the last ')'. */
+int mproc__stat_read(const char *path, char *state, uint64_t *start);
 
 #endif
