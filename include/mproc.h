@@ -6,5 +6,6 @@
 #include "mproc/common.h"
 #include "mproc/proc.h"
 #include "mproc/io.h"
+#include "mproc/channel.h"
 
 #endif /* MPROC_H */
