@@ -16,8 +16,8 @@
 #include "channel/chan_int.h"
 #include "sys/sys.h"
 
-#define PART_FIRST ((size_t)64 << 20) /* first allocation for a chunked message */
-#define LIVE_NS    1000000            /* how often send asks the socket if the peer lives */
+#define PART_FIRST ((size_t)1 << 20) /* first allocation for a chunked message */
+#define LIVE_NS    1000000           /* how often send asks the socket if the peer lives */
 
 static inline void cpu_relax(void)
 {
@@ -218,7 +218,7 @@ static void consume(mproc_chan *c, uint64_t size)
 
 /* Makes c->part hold at least need bytes of the current chunked message, growing by
  * doubling toward its validated total so a BEGIN claiming a huge size that never
- * arrives costs at most PART_FIRST. */
+ * arrives costs at most PART_FIRST, and memory follows the data that really came. */
 static int part_reserve(mproc_chan *c, size_t need)
 {
     if (c->part && need <= c->part_cap)
