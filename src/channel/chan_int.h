@@ -94,6 +94,7 @@ struct mproc_chan {
     int64_t live_ns;     /* when send last asked the socket whether the peer lives */
     int64_t spin_ns;     /* current adaptive spin budget */
     int64_t spin_max_ns; /* its ceiling (0: never spin) */
+    unsigned spin_skips; /* waits that skipped spinning while the budget is 0 */
 };
 
 /* ---- descriptor helpers (src/channel/chan_sys.c) ------------------------------------- */

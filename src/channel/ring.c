@@ -16,8 +16,9 @@
 #include "channel/chan_int.h"
 #include "sys/sys.h"
 
-#define PART_FIRST ((size_t)1 << 20) /* first allocation for a chunked message */
-#define LIVE_NS    1000000           /* how often send asks the socket if the peer lives */
+#define PART_FIRST    ((size_t)1 << 20) /* first allocation for a chunked message */
+#define LIVE_NS       1000000           /* how often send asks the socket if the peer lives */
+#define SPIN_PROBE_NS 2000              /* a short spin that tests whether spinning pays again */
 
 static inline void cpu_relax(void)
 {
@@ -61,23 +62,32 @@ static int64_t room(const mproc_chan *c, int dir)
     return used > c->ring_size ? MPROC_EPROTO : (int64_t)(c->ring_size - used);
 }
 
-/* Busy-waits up to the spin budget. The budget doubles when spinning pays off and halves
- * when it does not, between 1/16 of the ceiling and the ceiling. */
+/* Busy-waits up to the spin budget. Spinning pays only while the peer runs on another CPU
+ * and answers soon: the budget doubles when a spin succeeds and falls to a quarter when it
+ * fails, down to zero (an idle peer, or an overloaded machine where spinning would steal
+ * the CPU the peer needs). At zero, every 16th wait probes with a short spin so the
+ * budget comes back once the peer is busy again. */
 static int64_t spin(mproc_chan *c, int dir, uint64_t need)
 {
-    int64_t end = mproc__now_ns() + c->spin_ns;
+    int64_t budget = c->spin_ns;
+    if (budget == 0) {
+        if ((++c->spin_skips & 15u) != 0)
+            return room(c, dir);
+        budget = SPIN_PROBE_NS;
+    }
+    int64_t end = mproc__now_ns() + budget;
     for (unsigned i = 1;; i++) {
         cpu_relax();
         int64_t n = room(c, dir);
         if (n < 0)
             return n;
         if ((uint64_t)n >= need) {
-            c->spin_ns = c->spin_ns * 2 > c->spin_max_ns ? c->spin_max_ns : c->spin_ns * 2;
+            int64_t more = budget * 2 < SPIN_PROBE_NS ? SPIN_PROBE_NS : budget * 2;
+            c->spin_ns = more > c->spin_max_ns ? c->spin_max_ns : more;
             return n;
         }
         if ((i & 63) == 0 && mproc__now_ns() >= end) {
-            int64_t floor = c->spin_max_ns / 16;
-            c->spin_ns = c->spin_ns / 2 < floor ? floor : c->spin_ns / 2;
+            c->spin_ns = budget / 4 < SPIN_PROBE_NS / 4 ? 0 : budget / 4;
             return n;
         }
     }
