@@ -208,10 +208,13 @@ static int setup_valid(const setup_rec *s, ssize_t n, size_t nfds, int trunc, in
     if (s->max_msg == 0 || s->max_msg > ((uint64_t)1 << 62) || s->spin_max_ns < 0 ||
         s->spin_max_ns > 1000000000)
         return 0;
-    /* The mapping must not extend past the object, or touching it would raise SIGBUS. */
+    /* The mapping must not extend past the object, now or later (the seal), or touching
+     * it would raise SIGBUS. */
     struct stat st;
+    int seals = fcntl(memfd, F_GET_SEALS);
     return fstat(memfd, &st) == 0 && S_ISREG(st.st_mode) &&
-           (uint64_t)st.st_size == MPROC__CHAN_CTL + 2 * ring;
+           (uint64_t)st.st_size == MPROC__CHAN_CTL + 2 * ring && seals >= 0 &&
+           (seals & F_SEAL_SHRINK);
 }
 
 static void close_all(int *fds, size_t n)
@@ -227,6 +230,13 @@ int mproc_chan_from_fd(mproc_chan **out, int fd)
         return MPROC_EINVAL;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
         return MPROC_EBADF;
+    /* Only ever read from a unix SOCK_SEQPACKET: never consume data from some other
+     * socket that happens to carry the number (a grandchild inheriting the variable). */
+    int type = 0, domain = 0;
+    socklen_t tl = sizeof type, dl = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || domain != AF_UNIX)
+        return MPROC_EPROTO;
     setup_rec s;
     int fds[SETUP_FDS];
     size_t nfds = 0;

@@ -3,6 +3,7 @@
  * descriptors born close-on-exec, EINTR retried (never for close), -errno returned. It
  * knows nothing of rings or frames. Candidates to move into src/sys. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -22,10 +23,13 @@ int mproc__chan_eventfd(void)
 
 int mproc__chan_memfd(size_t size)
 {
-    int fd = memfd_create("mproc-chan", MFD_CLOEXEC);
+    int fd = memfd_create("mproc-chan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
-    if (ftruncate(fd, (off_t)size) < 0) {
+    /* Sealed at its size: a hostile peer that shrank it would make our next access to
+     * the rings raise SIGBUS. */
+    if (ftruncate(fd, (off_t)size) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
         int e = -errno;
         mproc__close(fd);
         return e;

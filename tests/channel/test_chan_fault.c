@@ -556,6 +556,16 @@ static void from_env_errors(void **state)
     assert_code(mproc_chan_from_env(&c), MPROC_EPROTO);
     close(sv[0]);
     close(sv[1]);
+    /* Some other kind of socket: refused, and its data left alone. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(send(sv[1], "data", 4, MSG_NOSIGNAL), 4);
+    snprintf(num, sizeof num, "%d", sv[0]);
+    setenv(MPROC_CHAN_ENV, num, 1);
+    assert_code(mproc_chan_from_env(&c), MPROC_EPROTO);
+    char got[8];
+    assert_int_equal(recv(sv[0], got, sizeof got, MSG_DONTWAIT), 4);
+    close(sv[0]);
+    close(sv[1]);
     unsetenv(MPROC_CHAN_ENV);
     assert_null(c);
 }
