@@ -84,6 +84,9 @@ static int chan_map(mproc_chan *c, int memfd, int side, uint64_t ring, uint64_t 
      * child is at 0 too (the parent must not have used it). */
     c->head = atomic_load_explicit(&c->rin->head, memory_order_acquire);
     c->tail = atomic_load_explicit(&c->rout->tail, memory_order_acquire);
+    /* Nothing seen yet: no data to read, no room to write until the indices are read. */
+    c->tail_seen = c->head;
+    c->head_seen = c->tail - ring;
     c->spin_max_ns = spin_max_ns;
     c->spin_ns = spin_max_ns / 4;
     return 0;

@@ -60,11 +60,13 @@ int mproc__chan_apply(mproc__chan_dec *d, const mproc__chan_frame *f);
 #define MPROC__CHAN_VERS 1u
 
 typedef struct mproc__ring {
-    _Alignas(64) _Atomic uint64_t tail; /* bytes published by the writer */
-    _Atomic uint32_t writer_sleeping;   /* writer waits on the space eventfd */
-    _Alignas(64) _Atomic uint64_t head; /* bytes consumed by the reader */
-    _Atomic uint32_t reader_sleeping;   /* reader waits on the data eventfd */
-    _Atomic uint32_t polled;            /* reader handed out mproc_chan_fd: always signal */
+    /* Each group on its own cache line: the indices move with every frame, the flags
+     * rarely, so reading a flag never pulls in a line the other side keeps writing. */
+    _Alignas(64) _Atomic uint64_t tail;            /* bytes published by the writer */
+    _Alignas(64) _Atomic uint64_t head;            /* bytes consumed by the reader */
+    _Alignas(64) _Atomic uint32_t writer_sleeping; /* writer waits on the space eventfd */
+    _Alignas(64) _Atomic uint32_t reader_sleeping; /* reader waits on the data eventfd */
+    _Atomic uint32_t polled; /* reader handed out mproc_chan_fd: always signal */
 } mproc__ring;
 
 typedef struct mproc__chan_shm {
@@ -86,6 +88,8 @@ struct mproc_chan {
     uint64_t ring_size, max_frame; /* trusted copies, never re-read from shared memory */
     uint64_t head;                 /* our consumption index of rin */
     uint64_t tail;                 /* our publication index of rout */
+    uint64_t tail_seen;            /* rin's tail when last read (validated) */
+    uint64_t head_seen;            /* rout's head when last read (validated) */
     mproc__chan_dec dec;
     unsigned char *part; /* a chunked message being received, when it outlives a call */
     size_t part_cap;

@@ -49,17 +49,32 @@ static void ring_put(mproc_chan *c, uint64_t pos, const void *src, size_t n)
 
 enum { RX = 0, TX = 1 };
 
-/* Bytes readable (RX) or writable (TX) now; MPROC_EPROTO if the peer's index is
- * impossible (it went backwards or claims more than the ring holds). */
-static int64_t room(const mproc_chan *c, int dir)
+/* Bytes readable (RX) or writable (TX) now, reading the peer's index; MPROC_EPROTO if
+ * that index is impossible (it went backwards or claims more than the ring holds). */
+static int64_t room(mproc_chan *c, int dir)
 {
     uint64_t used;
     if (dir == RX) {
-        used = atomic_load_explicit(&c->rin->tail, memory_order_acquire) - c->head;
-        return used > c->ring_size ? MPROC_EPROTO : (int64_t)used;
+        uint64_t t = atomic_load_explicit(&c->rin->tail, memory_order_acquire);
+        if ((used = t - c->head) > c->ring_size)
+            return MPROC_EPROTO;
+        c->tail_seen = t;
+        return (int64_t)used;
     }
-    used = c->tail - atomic_load_explicit(&c->rout->head, memory_order_acquire);
-    return used > c->ring_size ? MPROC_EPROTO : (int64_t)(c->ring_size - used);
+    uint64_t h = atomic_load_explicit(&c->rout->head, memory_order_acquire);
+    if ((used = c->tail - h) > c->ring_size)
+        return MPROC_EPROTO;
+    c->head_seen = h;
+    return (int64_t)(c->ring_size - used);
+}
+
+/* The same from the index last read: no access to the peer's cache line. Still valid:
+ * our own index only moves within the room that reading found. */
+static int64_t room_seen(const mproc_chan *c, int dir)
+{
+    if (dir == RX)
+        return (int64_t)(c->tail_seen - c->head);
+    return (int64_t)(c->ring_size - (c->tail - c->head_seen));
 }
 
 /* Busy-waits up to the spin budget. Spinning pays only while the peer runs on another CPU
@@ -126,7 +141,10 @@ static int64_t sleep_wait(mproc_chan *c, int dir, uint64_t need, int64_t deadlin
  * try_only: timeout 0, neither spin nor sleep (poll once for the hang-up). */
 static int64_t wait_room(mproc_chan *c, int dir, uint64_t need, int64_t deadline, int try_only)
 {
-    int64_t n = room(c, dir);
+    int64_t n = room_seen(c, dir);
+    if ((uint64_t)n >= need)
+        return n;
+    n = room(c, dir);
     if (n < 0 || (uint64_t)n >= need)
         return n;
     if (c->closed)
