@@ -17,7 +17,8 @@
  *  - a malformed or hostile stream gives MPROC_EPROTO, with no allocation beyond what the
  *    validated length allows;
  *  - every descriptor is close-on-exec; a received one too (MSG_CMSG_CLOEXEC).
- * A handle is not thread-safe: serialise calls on one end.
+ * Threads: one thread may send while another receives on the same end (full duplex);
+ * two threads must not send (or receive) on one end at the same time.
  */
 #ifndef MPROC_CHANNEL_H
 #define MPROC_CHANNEL_H

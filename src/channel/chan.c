@@ -88,7 +88,7 @@ static int chan_map(mproc_chan *c, int memfd, int side, uint64_t ring, uint64_t 
     c->tail_seen = c->head;
     c->head_seen = c->tail - ring;
     c->spin_max_ns = spin_max_ns;
-    c->spin_ns = spin_max_ns / 4;
+    c->spin_ns[0] = c->spin_ns[1] = spin_max_ns / 4;
     return 0;
 }
 

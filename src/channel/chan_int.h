@@ -93,12 +93,12 @@ struct mproc_chan {
     mproc__chan_dec dec;
     unsigned char *part; /* a chunked message being received, when it outlives a call */
     size_t part_cap;
-    int closed;          /* the peer end is gone (socket hung up) */
-    int broken;          /* a protocol error was seen: MPROC_EPROTO from now on */
-    int64_t live_ns;     /* when send last asked the socket whether the peer lives */
-    int64_t spin_ns;     /* current adaptive spin budget */
-    int64_t spin_max_ns; /* its ceiling (0: never spin) */
-    unsigned spin_skips; /* waits that skipped spinning while the budget is 0 */
+    _Atomic int closed;     /* the peer end is gone (socket hung up); set by either direction */
+    int broken;             /* a protocol error was seen: MPROC_EPROTO from now on */
+    int64_t live_ns;        /* when send last asked the socket whether the peer lives */
+    int64_t spin_ns[2];     /* current adaptive spin budget, receiving [0] and sending [1] */
+    int64_t spin_max_ns;    /* its ceiling (0: never spin) */
+    unsigned spin_skips[2]; /* waits that skipped spinning while the budget is 0 */
 };
 
 /* ---- descriptor helpers (src/channel/chan_sys.c) ------------------------------------- */

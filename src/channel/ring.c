@@ -84,9 +84,9 @@ static int64_t room_seen(const mproc_chan *c, int dir)
  * budget comes back once the peer is busy again. */
 static int64_t spin(mproc_chan *c, int dir, uint64_t need)
 {
-    int64_t budget = c->spin_ns;
+    int64_t budget = c->spin_ns[dir];
     if (budget == 0) {
-        if ((++c->spin_skips & 15u) != 0)
+        if ((++c->spin_skips[dir] & 15u) != 0)
             return room(c, dir);
         budget = SPIN_PROBE_NS;
     }
@@ -98,11 +98,11 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need)
             return n;
         if ((uint64_t)n >= need) {
             int64_t more = budget * 2 < SPIN_PROBE_NS ? SPIN_PROBE_NS : budget * 2;
-            c->spin_ns = more > c->spin_max_ns ? c->spin_max_ns : more;
+            c->spin_ns[dir] = more > c->spin_max_ns ? c->spin_max_ns : more;
             return n;
         }
         if ((i & 63) == 0 && mproc__now_ns() >= end) {
-            c->spin_ns = budget / 4 < SPIN_PROBE_NS / 4 ? 0 : budget / 4;
+            c->spin_ns[dir] = budget / 4 < SPIN_PROBE_NS / 4 ? 0 : budget / 4;
             return n;
         }
     }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -481,6 +482,46 @@ static void forked_child_round_trips(void **state)
     join_ok(p);
 }
 
+typedef struct duplex {
+    mproc_chan *c;
+    unsigned n;
+    int err;
+} duplex;
+
+static void *duplex_sender(void *arg)
+{
+    duplex *d = arg;
+    for (unsigned i = 0; i < d->n && d->err == 0; i++)
+        d->err = mproc_chan_send(d->c, &i, sizeof i, 10000);
+    return NULL;
+}
+
+static void one_thread_sends_while_another_receives(void **state)
+{
+    (void)state;
+    mproc_chan_opts o = {.ring_size = 4096};
+    mproc_chan *a, *b;
+    assert_ok(mproc_chan_pair_opts(&a, &b, &o));
+    kid k = {.mine = b, .theirs = a};
+    mproc_proc *p = start(echo, &k);
+    duplex d = {.c = a, .n = 20000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, duplex_sender, &d), 0);
+    for (unsigned i = 0; i < d.n; i++) {
+        unsigned got = 0;
+        size_t len;
+        int r = mproc_chan_recv_into(a, &got, sizeof got, &len, 10000);
+        if (r != 0 || got != i) {
+            pthread_join(t, NULL);
+            fail_msg("message %u: %s, got %u", i, mproc_err_name(r), got);
+        }
+    }
+    pthread_join(t, NULL);
+    assert_ok(d.err);
+    mproc_chan_free(a);
+    join_ok(p);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -548,6 +589,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(fd_passing_pipe_end),
         cmocka_unit_test(fd_passing_in_process_is_cloexec),
         cmocka_unit_test(forked_child_round_trips),
+        cmocka_unit_test(one_thread_sends_while_another_receives),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(max_msg_option_limits_send),
     };
