@@ -77,12 +77,13 @@ static int64_t room_seen(const mproc_chan *c, int dir)
     return (int64_t)(c->ring_size - (c->tail - c->head_seen));
 }
 
-/* Busy-waits up to the spin budget. Spinning pays only while the peer runs on another CPU
- * and answers soon: the budget doubles when a spin succeeds and falls to a quarter when it
- * fails, down to zero (an idle peer, or an overloaded machine where spinning would steal
- * the CPU the peer needs). At zero, every 16th wait probes with a short spin so the
- * budget comes back once the peer is busy again. */
-static int64_t spin(mproc_chan *c, int dir, uint64_t need)
+/* Busy-waits up to the spin budget, from t0. Spinning pays only while the peer runs on
+ * another CPU and answers soon: the budget doubles when a spin succeeds and falls to a
+ * quarter when it fails, down to zero (an idle peer, or an overloaded machine where
+ * spinning would steal the CPU the peer needs). At zero, every 16th wait probes with a
+ * short spin; and a sleep that ended sooner than the ceiling sets the budget to cover it
+ * (see wait_room), so both sides find their way back to spinning together. */
+static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t t0)
 {
     int64_t budget = c->spin_ns[dir];
     if (budget == 0) {
@@ -90,7 +91,6 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need)
             return room(c, dir);
         budget = SPIN_PROBE_NS;
     }
-    int64_t end = mproc__now_ns() + budget;
     for (unsigned i = 1;; i++) {
         cpu_relax();
         int64_t n = room(c, dir);
@@ -101,7 +101,7 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need)
             c->spin_ns[dir] = more > c->spin_max_ns ? c->spin_max_ns : more;
             return n;
         }
-        if ((i & 63) == 0 && mproc__now_ns() >= end) {
+        if ((i & 63) == 0 && mproc__now_ns() - t0 >= budget) {
             c->spin_ns[dir] = budget / 4 < SPIN_PROBE_NS / 4 ? 0 : budget / 4;
             return n;
         }
@@ -149,12 +149,20 @@ static int64_t wait_room(mproc_chan *c, int dir, uint64_t need, int64_t deadline
         return n;
     if (c->closed)
         return MPROC_ECLOSED;
-    if (!try_only && c->spin_max_ns > 0) {
-        n = spin(c, dir, need);
-        if (n < 0 || (uint64_t)n >= need)
-            return n;
-    }
-    return sleep_wait(c, dir, need, deadline);
+    if (try_only || c->spin_max_ns == 0)
+        return sleep_wait(c, dir, need, deadline);
+    int64_t t0 = mproc__now_ns();
+    n = spin(c, dir, need, t0);
+    if (n < 0 || (uint64_t)n >= need)
+        return n;
+    n = sleep_wait(c, dir, need, deadline);
+    /* Had we spun as long as this sleep lasted, we would have seen the data without the
+     * wakeup: a short sleep sets the budget to cover it. */
+    int64_t waited = mproc__now_ns() - t0;
+    if (n >= 0 && waited < c->spin_max_ns)
+        c->spin_ns[dir] =
+            waited + waited / 2 > c->spin_max_ns ? c->spin_max_ns : waited + waited / 2;
+    return n;
 }
 
 /* ---- sending ---------------------------------------------------------------------- */
