@@ -380,6 +380,36 @@ static void pollable_fd_readable_exactly_when_message_waits(void **state)
     mproc_chan_free(b);
 }
 
+static int send_after_a_while(void *arg)
+{
+    kid *k = arg;
+    mproc_chan_free(k->theirs);
+    usleep(100000);
+    int r = mproc_chan_send(k->mine, "late", 4, 5000);
+    mproc_chan_free(k->mine);
+    return r == 0 ? 0 : 15;
+}
+
+static void pollable_fd_wakes_for_another_process(void **state)
+{
+    (void)state;
+    mproc_chan *a, *b;
+    assert_ok(mproc_chan_pair(&a, &b));
+    int fd = mproc_chan_fd(a); /* polled before the child starts sending */
+    kid k = {.mine = b, .theirs = a};
+    mproc_proc *p = start(send_after_a_while, &k);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&pf, 1, 0), 0);
+    assert_int_equal(poll(&pf, 1, 10000), 1);
+    char out[8];
+    size_t len;
+    assert_ok(mproc_chan_recv_into(a, out, sizeof out, &len, 0));
+    assert_memory_equal(out, "late", 4);
+    assert_int_equal(poll(&pf, 1, 0), 0);
+    join_ok(p);
+    mproc_chan_free(a);
+}
+
 static int write_through_fd(void *arg)
 {
     kid *k = arg;
@@ -586,6 +616,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(recv_timeout_on_empty),
         cmocka_unit_test(send_timeout_when_full_withdraws_message),
         cmocka_unit_test(pollable_fd_readable_exactly_when_message_waits),
+        cmocka_unit_test(pollable_fd_wakes_for_another_process),
         cmocka_unit_test(fd_passing_pipe_end),
         cmocka_unit_test(fd_passing_in_process_is_cloexec),
         cmocka_unit_test(forked_child_round_trips),

@@ -445,6 +445,44 @@ static void eintr_storm_during_blocking_recv(void **state)
     mproc_chan_free(a);
 }
 
+static int read_later(void *arg)
+{
+    big_job *j = arg;
+    mproc_chan_free(j->other);
+    usleep(300000);
+    void *buf;
+    size_t len;
+    int r = mproc_chan_recv(j->end, &buf, &len, 10000);
+    if (r == 0)
+        free(buf);
+    return r == 0 && len == j->size ? 0 : 14;
+}
+
+static void eintr_storm_during_blocking_send(void **state)
+{
+    (void)state;
+    struct sigaction sa = {.sa_handler = on_alarm}, old; /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, &old);
+    mproc_chan *a, *b;
+    assert_ok(mproc_chan_pair(&a, &b));
+    big_job j = {.end = b, .other = a, .size = (size_t)8 << 20}; /* 8 rings' worth */
+    mproc_proc *p = fork_fn(read_later, &j);
+    mproc_chan_free(b);
+    unsigned char *msg = calloc(1, j.size);
+    assert_non_null(msg);
+    struct itimerval it = {.it_interval = {0, 100}, .it_value = {0, 100}}, off = {{0, 0}, {0, 0}};
+    alarms = 0;
+    setitimer(ITIMER_REAL, &it, NULL);
+    int r = mproc_chan_send(a, msg, j.size, -1); /* blocks until the child reads */
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    free(msg);
+    assert_ok(r);
+    assert_true(alarms > 10);
+    assert_int_equal(join(p).code, 0);
+    mproc_chan_free(a);
+}
+
 /* ---- a spawned child finding its end through the environment ---- */
 
 static int child_echo(void)
@@ -607,6 +645,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(truncated_frame_then_close_gives_eproto),
         cmocka_unit_test(hostile_fd_records_give_eproto),
         cmocka_unit_test(eintr_storm_during_blocking_recv),
+        cmocka_unit_test(eintr_storm_during_blocking_send),
         cmocka_unit_test(spawned_child_finds_end_through_env),
         cmocka_unit_test(from_env_errors),
         cmocka_unit_test(used_end_cannot_be_rebuilt),
