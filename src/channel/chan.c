@@ -89,6 +89,9 @@ static int chan_map(mproc_chan *c, int memfd, int side, uint64_t ring, uint64_t 
     c->head_seen = c->tail - ring;
     c->spin_max_ns = spin_max_ns;
     c->spin_ns[0] = c->spin_ns[1] = spin_max_ns / 4;
+    c->cpu_mine = &shm->end[c->out].cpu;
+    c->cpu_peer = &shm->end[c->in].cpu;
+    c->cpu_last = -2; /* stored at the first wait */
     return 0;
 }
 
@@ -163,6 +166,8 @@ int mproc_chan_pair_opts(mproc_chan **a, mproc_chan **b, const mproc_chan_opts *
     shm->version = MPROC__CHAN_VERS;
     shm->ring_size = ring;
     shm->max_msg = max_msg;
+    atomic_store(&shm->end[0].cpu, -1);
+    atomic_store(&shm->end[1].cpu, -1);
     for (int i = 0; i < 2; i++)
         if ((r = send_setup(e, i, memfd, max_msg)) < 0)
             goto fail;

@@ -73,6 +73,11 @@ typedef struct mproc__chan_shm {
     uint32_t magic, version;
     uint64_t ring_size, max_msg;
     mproc__ring ring[2];
+    /* The CPU each end (by the ring it writes) last started a wait on, -1 unknown: a
+     * waiter does not spin while its peer last ran on the same CPU. */
+    struct {
+        _Alignas(64) _Atomic int32_t cpu;
+    } end[2];
 } mproc__chan_shm;
 
 /* ---- the handle ---------------------------------------------------------------------- */
@@ -99,6 +104,8 @@ struct mproc_chan {
     int64_t spin_ns[2];     /* current adaptive spin budget, receiving [0] and sending [1] */
     int64_t spin_max_ns;    /* its ceiling (0: never spin) */
     unsigned spin_skips[2]; /* waits that skipped spinning while the budget is 0 */
+    _Atomic int32_t *cpu_mine, *cpu_peer; /* mproc__chan_shm.end[].cpu */
+    int32_t cpu_last;                     /* the value we last stored in *cpu_mine */
 };
 
 /* ---- descriptor helpers (src/channel/chan_sys.c) ------------------------------------- */

@@ -10,6 +10,7 @@
  * peer's index is checked against the ring size and every header goes through
  * mproc__chan_decode after being copied out, so the peer cannot change it afterwards.
  * This file must not create or close descriptors (chan.c owns them). */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,19 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t t0)
     }
 }
 
+/* Publishes the CPU we wait on and says whether spinning can pay: not while the peer last
+ * ran on this same CPU, where our spinning would only delay it (an overloaded machine, or
+ * both pinned to one CPU). sched_getcpu reads the rseq area: no system call. */
+static int spin_can_pay(mproc_chan *c)
+{
+    int32_t me = (int32_t)sched_getcpu();
+    if (me != c->cpu_last) {
+        atomic_store_explicit(c->cpu_mine, me, memory_order_relaxed);
+        c->cpu_last = me;
+    }
+    return me < 0 || atomic_load_explicit(c->cpu_peer, memory_order_relaxed) != me;
+}
+
 /* Sleeps on the doorbell until room changes, the peer hangs up or the deadline passes. */
 static int64_t sleep_wait(mproc_chan *c, int dir, uint64_t need, int64_t deadline)
 {
@@ -149,7 +163,7 @@ static int64_t wait_room(mproc_chan *c, int dir, uint64_t need, int64_t deadline
         return n;
     if (c->closed)
         return MPROC_ECLOSED;
-    if (try_only || c->spin_max_ns == 0)
+    if (try_only || c->spin_max_ns == 0 || !spin_can_pay(c))
         return sleep_wait(c, dir, need, deadline);
     int64_t t0 = mproc__now_ns();
     n = spin(c, dir, need, t0);
