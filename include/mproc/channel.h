@@ -67,7 +67,7 @@ MPROC_API int mproc_chan_pair_opts(mproc_chan **a, mproc_chan **b, const mproc_c
  *  stream in pieces while the peer reads. Returns 0 when the whole message is in the ring,
  *  or: MPROC_ETIMEDOUT (nothing delivered: a partly streamed message is withdrawn and the
  *  peer never sees it), MPROC_ECLOSED (the peer end is closed; a send may still succeed
- *  for up to 1 ms after the peer died, like data left in a socket buffer),
+ *  for a few ms after the peer died, like data left in a socket buffer),
  *  MPROC_EMSGSIZE (len above max_msg), MPROC_EINVAL (NULL c, NULL buf with len > 0,
  *  timeout < -1), MPROC_EPROTO (the peer corrupted the shared ring). Never raises SIGPIPE;
  *  EINTR is retried within the deadline. */

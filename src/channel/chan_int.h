@@ -109,6 +109,7 @@ struct mproc_chan {
 };
 
 /* ---- descriptor helpers (src/channel/chan_sys.c) ------------------------------------- */
+int64_t mproc__chan_coarse_ns(void); /* CLOCK_MONOTONIC_COARSE: cheap, one-tick resolution */
 int mproc__chan_eventfd(void);
 int mproc__chan_memfd(size_t size);
 void mproc__chan_ring(int efd);  /* signal an eventfd; errors ignored (counter saturates) */

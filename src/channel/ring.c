@@ -212,12 +212,13 @@ static int send_frame(mproc_chan *c, unsigned type, const void *payload, uint64_
 }
 
 /* ECLOSED if the peer is known gone; asks the socket at most once a millisecond so the
- * fast path stays free of system calls. */
+ * fast path stays free of system calls. The coarse clock (a few ns, one-tick resolution)
+ * is enough here and costs a fraction of a precise read on every send. */
 static int peer_gone(mproc_chan *c)
 {
     if (c->closed)
         return 1;
-    int64_t now = mproc__now_ns();
+    int64_t now = mproc__chan_coarse_ns();
     if (now - c->live_ns < LIVE_NS)
         return 0;
     c->live_ns = now;
