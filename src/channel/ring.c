@@ -84,8 +84,11 @@ static int64_t room_seen(const mproc_chan *c, int dir)
  * spinning would steal the CPU the peer needs). At zero, every 16th wait probes with a
  * short spin; and a sleep that ended sooner than the ceiling sets the budget to cover it
  * (see wait_room), so both sides find their way back to spinning together. */
-static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t t0)
+static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t *t0)
 {
+    /* The clock is read lazily, at the first check: a wait that ends within 64 rounds
+     * (the common case between two busy processes) costs no clock read. */
+    *t0 = 0;
     int64_t budget = c->spin_ns[dir];
     if (budget == 0) {
         if ((++c->spin_skips[dir] & 15u) != 0)
@@ -102,7 +105,12 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t t0)
             c->spin_ns[dir] = more > c->spin_max_ns ? c->spin_max_ns : more;
             return n;
         }
-        if ((i & 63) == 0 && mproc__now_ns() - t0 >= budget) {
+        if ((i & 63) != 0)
+            continue;
+        int64_t now = mproc__now_ns();
+        if (*t0 == 0)
+            *t0 = now;
+        else if (now - *t0 >= budget) {
             c->spin_ns[dir] = budget / 4 < SPIN_PROBE_NS / 4 ? 0 : budget / 4;
             return n;
         }
@@ -165,10 +173,12 @@ static int64_t wait_room(mproc_chan *c, int dir, uint64_t need, int64_t deadline
         return MPROC_ECLOSED;
     if (try_only || c->spin_max_ns == 0 || !spin_can_pay(c))
         return sleep_wait(c, dir, need, deadline);
-    int64_t t0 = mproc__now_ns();
-    n = spin(c, dir, need, t0);
+    int64_t t0;
+    n = spin(c, dir, need, &t0);
     if (n < 0 || (uint64_t)n >= need)
         return n;
+    if (t0 == 0)
+        t0 = mproc__now_ns();
     n = sleep_wait(c, dir, need, deadline);
     /* Had we spun as long as this sleep lasted, we would have seen the data without the
      * wakeup: a short sleep sets the budget to cover it. */
