@@ -54,7 +54,8 @@ typedef struct mproc_chan_opts {
 /** Creates a connected pair of channel ends with default options.
  *  Returns 0 with *a and *b set, or MPROC_EINVAL (NULL pointer), MPROC_ENOMEM,
  *  MPROC_EMFILE/MPROC_ENFILE (out of descriptors); on failure nothing is left behind.
- *  Each end holds 5 descriptors and a mapping of 4 KiB + 2 rings. Thread-safe. */
+ *  Each end holds 6 descriptors and a mapping of 4 KiB + 2 rings; no descriptor is put
+ *  in flight on a socket. Thread-safe. */
 MPROC_API int mproc_chan_pair(mproc_chan **a, mproc_chan **b);
 
 /** As mproc_chan_pair, with options (NULL: defaults). MPROC_EINVAL for a ring size that
@@ -110,19 +111,22 @@ MPROC_API int mproc_chan_fd(const mproc_chan *c);
 
 /** The descriptor a spawned child needs to rebuild this end: put it in
  *  mproc_opts.pass_fds and "MPROC_CHANNEL_FD=<it>" in the child's environment; after the
- *  spawn, free this end in the parent. Use an end that has not sent or received yet, and
- *  hand it to one child only. Owned by the handle. Returns it or MPROC_EINVAL. */
-MPROC_API int mproc_chan_child_fd(const mproc_chan *c);
+ *  spawn, free this end in the parent. It is a bootstrap socket holding one record (the
+ *  rings and this end's descriptors), so hand it to one child only; calling again returns
+ *  the same descriptor. Owned by the handle (closed by mproc_chan_free). Stop using this
+ *  end in the parent once it is handed over. Returns it, MPROC_EINVAL, MPROC_EMFILE or
+ *  MPROC_ENFILE. */
+MPROC_API int mproc_chan_child_fd(mproc_chan *c);
 
-/** In a spawned child: builds the end whose descriptor MPROC_CHANNEL_FD names, and takes
- *  ownership of that descriptor (made close-on-exec again). Returns 0 and *out, or
- *  MPROC_ENOENT (variable unset), MPROC_EINVAL (not a number), MPROC_EBADF (not an open
- *  socket), MPROC_EPROTO (not a fresh mproc channel end), MPROC_ENOMEM. Not thread-safe
- *  against setenv. */
+/** In a spawned child: builds the end from the bootstrap socket MPROC_CHANNEL_FD names
+ *  and closes that socket (the end's own descriptors arrive in it, close-on-exec).
+ *  Returns 0 and *out, or MPROC_ENOENT (variable unset), MPROC_EINVAL (not a number),
+ *  MPROC_EBADF (not an open socket), MPROC_EPROTO (not an mproc bootstrap socket, or
+ *  already used), MPROC_ENOMEM. Not thread-safe against setenv. */
 MPROC_API int mproc_chan_from_env(mproc_chan **out);
 
 /** As mproc_chan_from_env, for a descriptor number learnt another way (argv, say).
- *  Takes ownership of fd on success only. */
+ *  Closes fd on success only. */
 MPROC_API int mproc_chan_from_fd(mproc_chan **out, int fd);
 
 /** Frees this end: unmaps and closes its descriptors. The peer sees MPROC_ECLOSED once

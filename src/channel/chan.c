@@ -1,5 +1,5 @@
 /* chan.c: the life of a channel end: creating a pair (socket, memfd rings, eventfds),
- * rebuilding an end in a spawned child from the setup record queued on its socket,
+ * handing an end to a spawned child through a bootstrap socket and rebuilding it there,
  * descriptor passing, the pollable descriptor, and freeing. Moving messages through the
  * rings is ring.c's job; this file never reads or writes ring data. Freeing never writes
  * shared memory: a forked copy of the same end may still be using it. */
@@ -16,9 +16,11 @@
 #include "channel/chan_int.h"
 #include "sys/sys.h"
 
-/* The record queued on each socket at pair time: what a spawned child needs to map the
- * rings. Carries 5 descriptors: memfd, efd_data[0..1], efd_space[0..1]. */
-#define SETUP_FDS 5
+/* The record a spawned child reads from its bootstrap socket (mproc_chan_child_fd): the
+ * ring geometry, and 6 descriptors: memfd, efd_data[0..1], efd_space[0..1], the channel
+ * socket. Sent only when an end is handed to a spawned child, so ordinary pairs put no
+ * descriptor in flight (the kernel caps those per user at RLIMIT_NOFILE). */
+#define SETUP_FDS 6
 typedef struct setup_rec {
     uint32_t magic, version, side, pad;
     uint64_t ring_size, max_msg;
@@ -30,7 +32,7 @@ static mproc_chan *chan_alloc(void)
     mproc_chan *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->sock = -1;
+    c->sock = c->memfd = c->child_sock = -1;
     for (int i = 0; i < 2; i++)
         c->efd_data[i] = c->efd_space[i] = -1;
     c->map = MAP_FAILED;
@@ -44,6 +46,8 @@ void mproc_chan_free(mproc_chan *c)
     if (c->map != MAP_FAILED)
         munmap(c->map, c->map_size);
     mproc__close(c->sock);
+    mproc__close(c->memfd);
+    mproc__close(c->child_sock);
     for (int i = 0; i < 2; i++) {
         mproc__close(c->efd_data[i]);
         mproc__close(c->efd_space[i]);
@@ -107,13 +111,17 @@ static int opts_check(const mproc_chan_opts *o, uint64_t *ring, uint64_t *max_ms
 }
 
 /* Creates the descriptors of end 0; end 1 gets duplicates so each end owns its own. */
-static int make_fds(mproc_chan *e[2], int *memfd, size_t size)
+static int make_fds(mproc_chan *e[2], size_t size)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
     e[0]->sock = sv[0];
     e[1]->sock = sv[1];
+    if ((e[0]->memfd = mproc__chan_memfd(size)) < 0)
+        return e[0]->memfd;
+    if ((e[1]->memfd = fcntl(e[0]->memfd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return -errno;
     for (int i = 0; i < 2; i++) {
         if ((e[0]->efd_data[i] = mproc__chan_eventfd()) < 0)
             return e[0]->efd_data[i];
@@ -124,22 +132,7 @@ static int make_fds(mproc_chan *e[2], int *memfd, size_t size)
         if ((e[1]->efd_space[i] = fcntl(e[0]->efd_space[i], F_DUPFD_CLOEXEC, 3)) < 0)
             return -errno;
     }
-    *memfd = mproc__chan_memfd(size);
-    return *memfd < 0 ? *memfd : 0;
-}
-
-/* Queues on e[side]'s socket (so sent from the other end) what rebuilding it needs. */
-static int send_setup(mproc_chan *e[2], int side, int memfd, uint64_t max_msg)
-{
-    setup_rec s = {.magic = MPROC__CHAN_SHM,
-                   .version = MPROC__CHAN_VERS,
-                   .side = (uint32_t)side,
-                   .ring_size = e[side]->ring_size,
-                   .max_msg = max_msg,
-                   .spin_max_ns = e[side]->spin_max_ns};
-    int fds[SETUP_FDS] = {memfd, e[0]->efd_data[0], e[0]->efd_data[1], e[0]->efd_space[0],
-                          e[0]->efd_space[1]};
-    return mproc__chan_sendfds(e[1 - side]->sock, &s, sizeof s, fds, SETUP_FDS);
+    return 0;
 }
 
 int mproc_chan_pair_opts(mproc_chan **a, mproc_chan **b, const mproc_chan_opts *opts)
@@ -151,32 +144,27 @@ int mproc_chan_pair_opts(mproc_chan **a, mproc_chan **b, const mproc_chan_opts *
     if (r < 0)
         return r;
     int64_t spin = spin_default(opts ? opts->spin_us : 0);
-    int memfd = -1;
     mproc_chan *e[2] = {chan_alloc(), chan_alloc()};
     r = MPROC_ENOMEM;
     if (!e[0] || !e[1])
         goto fail;
-    if ((r = make_fds(e, &memfd, MPROC__CHAN_CTL + 2 * (size_t)ring)) < 0)
+    if ((r = make_fds(e, MPROC__CHAN_CTL + 2 * (size_t)ring)) < 0)
         goto fail;
+    mproc__chan_shm *shm = NULL;
     for (int i = 0; i < 2; i++)
-        if ((r = chan_map(e[i], memfd, i, ring, max_msg, spin)) < 0)
+        if ((r = chan_map(e[i], e[i]->memfd, i, ring, max_msg, spin)) < 0)
             goto fail;
-    mproc__chan_shm *shm = (mproc__chan_shm *)(void *)e[0]->map;
+    shm = (mproc__chan_shm *)(void *)e[0]->map;
     shm->magic = MPROC__CHAN_SHM;
     shm->version = MPROC__CHAN_VERS;
     shm->ring_size = ring;
     shm->max_msg = max_msg;
     atomic_store(&shm->end[0].cpu, -1);
     atomic_store(&shm->end[1].cpu, -1);
-    for (int i = 0; i < 2; i++)
-        if ((r = send_setup(e, i, memfd, max_msg)) < 0)
-            goto fail;
-    mproc__close(memfd);
     *a = e[0];
     *b = e[1];
     return 0;
 fail:
-    mproc__close(memfd);
     mproc_chan_free(e[0]);
     mproc_chan_free(e[1]);
     return r;
@@ -200,9 +188,44 @@ int mproc_chan_fd(const mproc_chan *c)
     return c->efd_data[c->in];
 }
 
-int mproc_chan_child_fd(const mproc_chan *c)
+int mproc_chan_child_fd(mproc_chan *c)
 {
-    return c ? c->sock : MPROC_EINVAL;
+    if (!c)
+        return MPROC_EINVAL;
+    if (c->child_sock >= 0)
+        return c->child_sock;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    setup_rec s = {.magic = MPROC__CHAN_SHM,
+                   .version = MPROC__CHAN_VERS,
+                   .side = (uint32_t)c->out,
+                   .ring_size = c->ring_size,
+                   .max_msg = c->dec.max_msg,
+                   .spin_max_ns = c->spin_max_ns};
+    int fds[SETUP_FDS] = {c->memfd,        c->efd_data[0],  c->efd_data[1],
+                          c->efd_space[0], c->efd_space[1], c->sock};
+    int r = mproc__chan_sendfds(sv[0], &s, sizeof s, fds, SETUP_FDS);
+    /* Only the child's end stays: the record waits there until mproc_chan_from_fd reads
+     * it, and goes (with the descriptors it carries) when the last copy is closed. */
+    mproc__close(sv[0]);
+    if (r < 0) {
+        mproc__close(sv[1]);
+        return r;
+    }
+    c->child_sock = sv[1];
+    return sv[1];
+}
+
+/* 1 if fd is a unix SOCK_SEQPACKET socket, the only kind mproc reads setup from. */
+static int is_seqpacket(int fd)
+{
+    struct stat st;
+    int type = 0, domain = 0;
+    socklen_t tl = sizeof type, dl = sizeof domain;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET &&
+           getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_UNIX;
 }
 
 static int setup_valid(const setup_rec *s, ssize_t n, size_t nfds, int trunc, int memfd)
@@ -231,6 +254,27 @@ static void close_all(int *fds, size_t n)
         mproc__close(fds[i]);
 }
 
+/* Builds the end from a validated record's descriptors (taken over on success). */
+static int chan_from_rec(mproc_chan **out, const setup_rec *s, int *fds)
+{
+    mproc_chan *c = chan_alloc();
+    if (!c)
+        return MPROC_ENOMEM;
+    int r = chan_map(c, fds[0], (int)s->side, s->ring_size, s->max_msg, s->spin_max_ns);
+    if (r < 0) {
+        mproc_chan_free(c);
+        return r;
+    }
+    c->memfd = fds[0];
+    for (int i = 0; i < 2; i++) {
+        c->efd_data[i] = fds[1 + i];
+        c->efd_space[i] = fds[3 + i];
+    }
+    c->sock = fds[5];
+    *out = c;
+    return 0;
+}
+
 int mproc_chan_from_fd(mproc_chan **out, int fd)
 {
     struct stat st;
@@ -240,38 +284,30 @@ int mproc_chan_from_fd(mproc_chan **out, int fd)
         return MPROC_EBADF;
     /* Only ever read from a unix SOCK_SEQPACKET: never consume data from some other
      * socket that happens to carry the number (a grandchild inheriting the variable). */
-    int type = 0, domain = 0;
-    socklen_t tl = sizeof type, dl = sizeof domain;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET ||
-        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || domain != AF_UNIX)
+    if (!is_seqpacket(fd))
         return MPROC_EPROTO;
+    /* Peek (no control buffer: no descriptor is installed) so a record that is not ours,
+     * a channel's own descriptor record say, stays where it is. */
     setup_rec s;
+    ssize_t p;
+    do
+        p = recv(fd, &s, sizeof s, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+    while (p < 0 && errno == EINTR);
+    if (p != (ssize_t)sizeof s || s.magic != MPROC__CHAN_SHM)
+        return MPROC_EPROTO;
     int fds[SETUP_FDS];
     size_t nfds = 0;
     int trunc = 0;
     ssize_t n = mproc__chan_recvfds(fd, &s, sizeof s, fds, SETUP_FDS, &nfds, &trunc);
     size_t kept = nfds < SETUP_FDS ? nfds : SETUP_FDS;
-    if (n < 0 || !setup_valid(&s, n, nfds, trunc, kept ? fds[0] : -1)) {
-        close_all(fds, kept);
-        return n == MPROC_EBADF ? MPROC_EBADF : MPROC_EPROTO;
-    }
-    mproc_chan *c = chan_alloc();
-    int r =
-        c ? chan_map(c, fds[0], (int)s.side, s.ring_size, s.max_msg, s.spin_max_ns) : MPROC_ENOMEM;
-    mproc__close(fds[0]);
+    int r = MPROC_EPROTO;
+    if (n >= 0 && setup_valid(&s, n, nfds, trunc, kept ? fds[0] : -1) && is_seqpacket(fds[5]))
+        r = chan_from_rec(out, &s, fds);
     if (r < 0) {
-        close_all(fds + 1, SETUP_FDS - 1);
-        mproc_chan_free(c);
+        close_all(fds, kept);
         return r;
     }
-    for (int i = 0; i < 2; i++) {
-        c->efd_data[i] = fds[1 + i];
-        c->efd_space[i] = fds[3 + i];
-    }
-    /* pass_fds cleared close-on-exec for the spawn; our own children must not inherit it. */
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-    c->sock = fd;
-    *out = c;
+    mproc__close(fd); /* the bootstrap socket has served */
     return 0;
 }
 
@@ -315,34 +351,26 @@ int mproc_chan_send_fd(mproc_chan *c, int fd, int timeout_ms)
     }
 }
 
-/* One record: 1 = a descriptor in *fd, 0 = none waiting, or an error. A setup record
- * left over from the pair is skipped (its descriptors closed). */
+/* One record: 1 = a descriptor in *fd, 0 = none waiting, or an error. */
 static int take_record(mproc_chan *c, int *fd)
 {
-    for (;;) {
-        setup_rec s;
-        int fds[SETUP_FDS];
-        size_t nfds = 0;
-        int trunc = 0;
-        ssize_t n = mproc__chan_recvfds(c->sock, &s, sizeof s, fds, SETUP_FDS, &nfds, &trunc);
-        if (n == -EAGAIN)
-            return 0;
-        if (n == 0 || n == -ECONNRESET)
-            return MPROC_ECLOSED;
-        if (n < 0)
-            return (int)n;
-        size_t kept = nfds < SETUP_FDS ? nfds : SETUP_FDS;
-        if (n == (ssize_t)sizeof s && s.magic == MPROC__CHAN_SHM) {
-            close_all(fds, kept);
-            continue;
-        }
-        if (n == 1 && ((char *)&s)[0] == 'F' && nfds == 1 && !trunc) {
-            *fd = fds[0];
-            return 1;
-        }
-        close_all(fds, kept);
-        return MPROC_EPROTO;
+    char tag[8];
+    int fds[4];
+    size_t nfds = 0;
+    int trunc = 0;
+    ssize_t n = mproc__chan_recvfds(c->sock, tag, sizeof tag, fds, 4, &nfds, &trunc);
+    if (n == -EAGAIN)
+        return 0;
+    if (n == 0 || n == -ECONNRESET)
+        return MPROC_ECLOSED;
+    if (n < 0)
+        return (int)n;
+    if (n == 1 && tag[0] == 'F' && nfds == 1 && !trunc) {
+        *fd = fds[0];
+        return 1;
     }
+    close_all(fds, nfds < 4 ? nfds : 4);
+    return MPROC_EPROTO;
 }
 
 int mproc_chan_recv_fd(mproc_chan *c, int *fd, int timeout_ms)

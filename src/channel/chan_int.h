@@ -82,7 +82,9 @@ typedef struct mproc__chan_shm {
 
 /* ---- the handle ---------------------------------------------------------------------- */
 struct mproc_chan {
-    int sock;         /* SOCK_SEQPACKET: descriptors, setup record, peer death (POLLHUP) */
+    int sock;         /* SOCK_SEQPACKET: passed descriptors, peer death (POLLHUP) */
+    int memfd;        /* the rings, kept to hand this end to a spawned child */
+    int child_sock;   /* bootstrap socket made by mproc_chan_child_fd, or -1 */
     int efd_data[2];  /* per ring: readable when data waits (reader's doorbell) */
     int efd_space[2]; /* per ring: rung when the reader freed space (writer's doorbell) */
     int in, out;      /* ring this end reads, ring it writes */

@@ -608,19 +608,47 @@ static void from_env_errors(void **state)
     assert_null(c);
 }
 
-static void used_end_cannot_be_rebuilt(void **state)
+static void from_fd_refuses_a_channel_socket(void **state)
 {
     (void)state;
-    /* An end whose setup record was consumed (it received a descriptor) is refused. */
+    /* The channel's own socket is not a bootstrap socket: refused, nothing consumed. */
     mproc_chan *a, *b, *c = NULL;
     assert_ok(mproc_chan_pair(&a, &b));
     assert_ok(mproc_chan_send_fd(a, 0, 0));
+    assert_code(mproc_chan_from_fd(&c, b->sock), MPROC_EPROTO);
     int fd;
     assert_ok(mproc_chan_recv_fd(b, &fd, 0));
     close(fd);
-    assert_code(mproc_chan_from_fd(&c, mproc_chan_child_fd(b)), MPROC_EPROTO);
+    assert_null(c);
     mproc_chan_free(a);
     mproc_chan_free(b);
+}
+
+static void child_fd_is_one_bootstrap_socket(void **state)
+{
+    (void)state;
+    /* Rebuilt in this same process: the bootstrap works once, then is used up; the end
+     * it gives talks to the peer. No spawn needed to check the handover itself. */
+    mproc_chan *a, *b, *c = NULL;
+    assert_ok(mproc_chan_pair(&a, &b));
+    int fd = mproc_chan_child_fd(b);
+    assert_true(fd >= 0);
+    assert_int_equal(mproc_chan_child_fd(b), fd);
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    assert_ok(mproc_chan_from_fd(&c, copy)); /* closes copy */
+    assert_code(mproc_chan_from_fd(&c, fd), MPROC_EPROTO);
+    mproc_chan_free(b);
+    assert_ok(mproc_chan_send(a, "via", 3, 0));
+    char out[8];
+    size_t len;
+    assert_ok(mproc_chan_recv_into(c, out, sizeof out, &len, 0));
+    assert_memory_equal(out, "via", 3);
+    assert_ok(mproc_chan_send(c, "back", 4, 0));
+    assert_ok(mproc_chan_recv_into(a, out, sizeof out, &len, 0));
+    assert_memory_equal(out, "back", 4);
+    mproc_chan_free(c);
+    assert_code(mproc_chan_recv_into(a, out, sizeof out, &len, 1000), MPROC_ECLOSED);
+    mproc_chan_free(a);
 }
 
 int main(int argc, char **argv)
@@ -648,7 +676,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(eintr_storm_during_blocking_send),
         cmocka_unit_test(spawned_child_finds_end_through_env),
         cmocka_unit_test(from_env_errors),
-        cmocka_unit_test(used_end_cannot_be_rebuilt),
+        cmocka_unit_test(from_fd_refuses_a_channel_socket),
+        cmocka_unit_test(child_fd_is_one_bootstrap_socket),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
