@@ -3,6 +3,7 @@
  * its end through MPROC_CHANNEL_FD (this binary re-executes itself as that child). */
 #include "harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -624,6 +625,21 @@ static void from_fd_refuses_a_channel_socket(void **state)
     mproc_chan_free(b);
 }
 
+static void pair_puts_no_descriptor_in_flight(void **state)
+{
+    (void)state;
+    /* The kernel caps descriptors in flight per user: a pair must queue nothing. */
+    mproc_chan *a, *b;
+    assert_ok(mproc_chan_pair(&a, &b));
+    char byte;
+    assert_int_equal(recv(a->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(recv(b->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    mproc_chan_free(a);
+    mproc_chan_free(b);
+}
+
 static void child_fd_is_one_bootstrap_socket(void **state)
 {
     (void)state;
@@ -677,6 +693,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(spawned_child_finds_end_through_env),
         cmocka_unit_test(from_env_errors),
         cmocka_unit_test(from_fd_refuses_a_channel_socket),
+        cmocka_unit_test(pair_puts_no_descriptor_in_flight),
         cmocka_unit_test(child_fd_is_one_bootstrap_socket),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
