@@ -47,8 +47,8 @@ typedef struct mproc_chan_opts {
     size_t ring_size;           /* bytes of shared ring per direction: a power of two between
                                    MPROC_CHAN_RING_MIN and MPROC_CHAN_RING_MAX; 0: 1 MiB */
     unsigned long long max_msg; /* largest message either end accepts; 0: 2 GiB */
-    int spin_us;                /* longest busy-wait before sleeping, in microseconds;
-                                   0: default (50); -1: never spin */
+    int spin_us;                /* longest busy-wait before sleeping, in microseconds,
+                                   up to 1000000; 0: default (50); -1: never spin */
 } mproc_chan_opts;
 
 /** Creates a connected pair of channel ends with default options.
@@ -59,7 +59,7 @@ typedef struct mproc_chan_opts {
 MPROC_API int mproc_chan_pair(mproc_chan **a, mproc_chan **b);
 
 /** As mproc_chan_pair, with options (NULL: defaults). MPROC_EINVAL for a ring size that
- *  is not a power of two in range, or a max_msg above 2^62. */
+ *  is not a power of two in range, a max_msg above 2^62, or spin_us out of range. */
 MPROC_API int mproc_chan_pair_opts(mproc_chan **a, mproc_chan **b, const mproc_chan_opts *opts);
 
 /** Sends len bytes (len may be 0; buf may be NULL when len is 0) as one message.

@@ -105,7 +105,7 @@ static int opts_check(const mproc_chan_opts *o, uint64_t *ring, uint64_t *max_ms
     *max_msg = o && o->max_msg ? o->max_msg : MPROC_CHAN_MSG_DEFAULT;
     if (*ring < MPROC_CHAN_RING_MIN || *ring > MPROC_CHAN_RING_MAX || (*ring & (*ring - 1)))
         return MPROC_EINVAL;
-    if (*max_msg > ((uint64_t)1 << 62) || (o && o->spin_us < -1))
+    if (*max_msg > ((uint64_t)1 << 62) || (o && (o->spin_us < -1 || o->spin_us > 1000000)))
         return MPROC_EINVAL;
     return 0;
 }

@@ -566,6 +566,10 @@ static void bad_arguments(void **state)
     assert_code(mproc_chan_pair_opts(&a, &b, &o), MPROC_EINVAL);
     mproc_chan_opts o2 = {.spin_us = -2};
     assert_code(mproc_chan_pair_opts(&a, &b, &o2), MPROC_EINVAL);
+    o2.spin_us = 1000001;
+    assert_code(mproc_chan_pair_opts(&a, &b, &o2), MPROC_EINVAL);
+    mproc_chan_opts o3 = {.max_msg = ((unsigned long long)1 << 62) + 1};
+    assert_code(mproc_chan_pair_opts(&a, &b, &o3), MPROC_EINVAL);
     assert_ok(mproc_chan_pair(&a, &b));
     assert_code(mproc_chan_send(NULL, "x", 1, 0), MPROC_EINVAL);
     assert_code(mproc_chan_send(a, NULL, 1, 0), MPROC_EINVAL);
