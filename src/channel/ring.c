@@ -191,6 +191,15 @@ static int64_t wait_room(mproc_chan *c, int dir, uint64_t need, int64_t deadline
 
 /* ---- sending ---------------------------------------------------------------------- */
 
+/* 1 if the peer sleeps and we are the one to wake it: the flag is cleared as we take it,
+ * so a sleeper that has been woken but not yet run costs later publications nothing (the
+ * sleeper sets it again before its next sleep). */
+static int take_flag(_Atomic uint32_t *flag)
+{
+    return atomic_load_explicit(flag, memory_order_relaxed) &&
+           atomic_exchange_explicit(flag, 0, memory_order_relaxed);
+}
+
 static void publish(mproc_chan *c, unsigned type, const void *payload, uint64_t len, uint64_t size)
 {
     unsigned char hdr[MPROC__FR_HDR];
@@ -202,7 +211,7 @@ static void publish(mproc_chan *c, unsigned type, const void *payload, uint64_t 
     atomic_store_explicit(&c->rout->tail, c->tail, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&c->rout->polled, memory_order_relaxed) ||
-        atomic_load_explicit(&c->rout->reader_sleeping, memory_order_relaxed))
+        take_flag(&c->rout->reader_sleeping))
         mproc__chan_ring(c->efd_data[c->out]);
 }
 
@@ -273,7 +282,7 @@ static void consume(mproc_chan *c, uint64_t size)
     c->head += size;
     atomic_store_explicit(&c->rin->head, c->head, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&c->rin->writer_sleeping, memory_order_relaxed))
+    if (take_flag(&c->rin->writer_sleeping))
         mproc__chan_ring(c->efd_space[c->in]);
 }
 
