@@ -54,6 +54,19 @@ bench:
 	@scripts/bootstrap --bench
 	@MPROC_BENCH_COMMAND="make bench" bench/run
 
+# libFuzzer on the channel frame decoder and receiver, under ASan+UBSan, for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 600
+FUZZ_CC ?= clang
+FUZZ_SRCS = fuzz/fuzz_chan_frame.c src/channel/*.c src/sys/sys.c src/common/*.c
+fuzz:
+	@scripts/bootstrap --fuzz
+	@mkdir -p build/fuzz fuzz/corpus
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -DMPROC_BUILDING -Iinclude -Isrc \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $(FUZZ_SRCS) -o build/fuzz/fuzz_chan_frame
+	build/fuzz/fuzz_chan_frame -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=build/fuzz/ fuzz/corpus
+
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 

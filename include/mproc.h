@@ -12,5 +12,6 @@
 #include "mproc/trace.h"
 #include "mproc/queue.h"
 #include "mproc/wait.h"
+#include "mproc/channel.h"
 
 #endif /* MPROC_H */
