@@ -1,5 +1,5 @@
 # Pool map throughput: mproc's pool against a raw shared-memory floor and Python.
-suite "7. Pool map of x*x over ints, 2 workers, chunk 1"
+suite "12. Pool map of x*x over ints, 2 workers, chunk 1"
 describe "One map of small items (\`x*x\` on ints) with one item per claim: the cost of" \
     "handing out work. The floor is two forked processes claiming items from one shared" \
     "atomic counter with no accounting at all. mproc's target is ≥ 10 M items/s, that is" \

@@ -1,4 +1,4 @@
-suite "8. Pool map of x*x over ints, 2 workers, chunked"
+suite "13. Pool map of x*x over ints, 2 workers, chunked"
 describe "The same map with chunks: 1,000 items per claim, or mproc's automatic (adaptive)" \
     "chunking, with input copied in and out, or zero-copy from the pool's arena. mproc's target" \
     "with automatic chunking is ≥ 80 M items/s (≤ 12.5 ns/item). Python Pool.map uses its" \

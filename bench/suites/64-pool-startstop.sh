@@ -1,4 +1,4 @@
-suite "11. Pool: start and stop 2 workers"
+suite "16. Pool: start and stop 2 workers"
 describe "Create a pool of 2 workers, close it and wait for the workers to exit." \
     "mproc's target is ≤ 1 ms."
 variant mproc 200 - "mproc_pool_new + close + join + free" -- "$BENCH_BIN/bench_pool" startstop-mproc

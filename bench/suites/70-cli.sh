@@ -1,5 +1,5 @@
 # mproc run against xargs, GNU parallel and a bare posix_spawn loop.
-suite "12. mproc run: 1,000 jobs of /bin/true at -j2"
+suite "17. mproc run: 1,000 jobs of /bin/true at -j2"
 describe "Per-job cost of a parallel job runner: each job is \`/bin/true N\`, two at a time." \
     "The floor is a bare posix_spawn loop keeping two jobs running (bench/spawn_floor.c)." \
     "The issue's target is ≤ 0.30 ms/job against a floor of ~0.27 ms/job measured there, that" \

@@ -1,4 +1,4 @@
-suite "13. mproc run: 100 jobs each writing 10 MiB, -j2"
+suite "18. mproc run: 100 jobs each writing 10 MiB, -j2"
 describe "Output-heavy jobs: 1 GB in total through the runner into a pipe. mproc and GNU" \
     "parallel group each job's output (never interleaved), so they hold it until the job ends;" \
     "xargs lets the jobs write to the pipe directly, interleaved, and is the floor."
