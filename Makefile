@@ -37,13 +37,20 @@ tsan:
 	@TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -j $(JOBS) --no-tests=error $(CTEST_ARGS)
 
 # The suite under valgrind memcheck, following children and tracking descriptors.
+# Cases where valgrind 3.19 (Debian 12) itself cannot do what the case needs, each seen:
+#  - SIGALRM every 100 us: valgrind delivers signals late and the storm starves the case;
+#  - signal dispositions and masks: valgrind installs and masks its own;
+#  - detached spawn: "Unsupported clone() flags" (CLONE_VM|CLONE_VFORK|CLONE_FILES);
+#  - rlimits (RLIMIT_NOFILE) and the seccomp close/fcntl filter: valgrind reserves and
+#    manipulates descriptors of its own; its loader fails in the exec'd named-queue peers.
+VALGRIND_EXCLUDE ?= sigalrm_every_100us|no_signal_disposition_or_mask_is_changed|detached_|no_close_or_fcntl_per_descriptor|spawn_sets_rlimits|example_named_between_exec_processes
 VALGRIND_OPTS = --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*,/sbin/*,*/perl,*/python3*,*/node --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes --track-fds=yes --child-silent-after-fork=yes --quiet
 valgrind: bootstrap
 	@scripts/bootstrap --valgrind
 	@cmake -S . -B build/valgrind -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  "-DMPROC_TEST_WRAPPER=valgrind;$(subst $(space),;,$(VALGRIND_OPTS))" -DMPROC_TEST_TIMEOUT=300 >/dev/null
 	@cmake --build build/valgrind -j $(JOBS)
-	@ctest --test-dir build/valgrind -j $(JOBS) --no-tests=error --output-on-failure $(CTEST_ARGS)
+	@ctest --test-dir build/valgrind -j $(JOBS) --no-tests=error --output-on-failure -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS)
 
 release: bootstrap
 	@cmake --preset release >/dev/null
