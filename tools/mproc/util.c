@@ -40,7 +40,7 @@ char *cli_xstrndup(const char *s, size_t n)
     return p;
 }
 
-static void vwarn(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void vwarn(const char *fmt, va_list ap)
 {
     /* One write, so the message is not split by a job's output on a shared terminal. */
     char buf[4096];
