@@ -34,10 +34,12 @@ int64_t mproc__deadline_ns(int timeout_ms)
 /* ---- identity ---- */
 
 struct ident_page {
-    uint32_t pid; /* 0 in a freshly forked child: the page is wiped on fork */
+    _Atomic uint32_t pid; /* 0 in a freshly forked child: the page is wiped on fork */
 };
 
-static struct ident_page *ident_page;
+/* Published once by pthread_once, read by every thread: atomic so readers never race the
+ * store (the page's pid is atomic too: threads of one process may store it together). */
+static struct ident_page *_Atomic ident_page;
 static pthread_once_t ident_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local struct {
@@ -57,7 +59,7 @@ static void ident_init(void)
         munmap(p, (size_t)pg); /* kernel before 4.14: fall back to asking every time */
         return;
     }
-    ident_page = p;
+    atomic_store_explicit(&ident_page, (struct ident_page *)p, memory_order_release);
 }
 
 /* Start time of a /proc stat file; *state is 0 when the thread is gone, '?' when its
@@ -81,8 +83,9 @@ static uint32_t self_refresh(void)
     char st;
     self.start = stat_read("/proc/thread-self/stat", &st);
     self.id = (uint64_t)self.tid << 40 | (self.start & ((1ull << 40) - 1));
-    if (ident_page) {
-        ident_page->pid = pid; /* racing threads of one process write the same value */
+    struct ident_page *pg = atomic_load_explicit(&ident_page, memory_order_acquire);
+    if (pg) {
+        atomic_store_explicit(&pg->pid, pid, memory_order_relaxed); /* the same value */
         self.pid_seen = pid;
     }
     return self.tid;
@@ -95,8 +98,9 @@ uint32_t mproc__self_tid(void)
 
 uint64_t mproc__self_id(void)
 {
-    struct ident_page *pg = ident_page;
-    if (__builtin_expect(!pg || pg->pid == 0 || self.pid_seen != pg->pid, 0))
+    struct ident_page *pg = atomic_load_explicit(&ident_page, memory_order_acquire);
+    uint32_t pid = pg ? atomic_load_explicit(&pg->pid, memory_order_relaxed) : 0;
+    if (__builtin_expect(pid == 0 || self.pid_seen != pid, 0))
         self_refresh();
     return self.id;
 }
