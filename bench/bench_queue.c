@@ -13,7 +13,7 @@
  *   cc -O2 -D_GNU_SOURCE -Iinclude bench/bench_queue.c build/release/libmproc.a -lpthread \
  *      -o build/release/bench_queue && build/release/bench_queue
  * ZeroMQ PUSH/PULL over ipc is measured when libzmq.so.5 can be loaded at run time (no
- * build dependency); Python's multiprocessing.Queue by bench/peers/queue.py.
+ * build dependency); Python's multiprocessing.Queue by bench/peers/mp_queue.py.
  */
 #include <mproc.h>
 
@@ -466,8 +466,8 @@ static double idle_cpu_pct(void)
 
 static void python_peer(void)
 {
-    const char *argv[] = {"python3", "bench/peers/queue.py", NULL};
-    if (access("bench/peers/queue.py", R_OK) != 0)
+    const char *argv[] = {"python3", "bench/peers/mp_queue.py", NULL};
+    if (access("bench/peers/mp_queue.py", R_OK) != 0)
         return;
     mproc_proc *p;
     mproc_status st = {0};

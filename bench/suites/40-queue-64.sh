@@ -12,4 +12,4 @@ variant q22 2000000 - "mproc_queue, 2 producers × 2 consumers" -- "$BENCH_BIN/b
 variant ring 2000000 floor "raw shared-memory SPSC ring" -- "$BENCH_BIN/bench_queue" ring64
 variant pipe 500000 - "pipe, one write per message" -- "$BENCH_BIN/bench_queue" pipe64
 variant zmq 500000 - "ZeroMQ PUSH/PULL ipc" -- "$BENCH_BIN/bench_queue" zmq64
-variant python 100000 - "Python multiprocessing.Queue" -- python3 "$PEERS/queue.py" 64
+variant python 100000 - "Python multiprocessing.Queue" -- python3 "$PEERS/mp_queue.py" 64

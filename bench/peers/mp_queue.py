@@ -2,13 +2,13 @@
 """Peer for bench/bench_queue.c: Python's multiprocessing.Queue, one producer process and
 one consumer (the main process).
 
-    queue.py                     both measurements as "name value" lines
-    queue.py VARIANT ITERATIONS  one variant (64 or 1m) as bench/run expects:
+    mp_queue.py                     both measurements as "name value" lines
+    mp_queue.py VARIANT ITERATIONS  one variant (64 or 1m) as bench/run expects:
                                  "VARIANT ITERATIONS microseconds-per-message parent-RSS-KiB"
 """
 import sys
 
-sys.path.pop(0)  # this file is named queue.py: do not shadow the standard module
+sys.path.pop(0)  # keep this folder off the module path, as the other peers expect nothing from it
 
 import multiprocessing as mp  # noqa: E402
 import resource  # noqa: E402
@@ -31,11 +31,11 @@ def seconds(n, size):
     p.start()
     for _ in range(n):
         if len(q.get()) != size:
-            raise SystemExit("queue.py: short message")
+            raise SystemExit("mp_queue.py: short message")
     dt = time.perf_counter() - t0
     p.join()
     if p.exitcode != 0:
-        raise SystemExit(f"queue.py: producer exitcode {p.exitcode}")
+        raise SystemExit(f"mp_queue.py: producer exitcode {p.exitcode}")
     return dt
 
 
@@ -49,7 +49,7 @@ def main():
         print(f"python-queue-{sys.argv[1]} {n} {dt / n * 1e6:.3f} {rss}", flush=True)
         return
     if len(sys.argv) != 1:
-        raise SystemExit("usage: queue.py [64|1m ITERATIONS]")
+        raise SystemExit("usage: mp_queue.py [64|1m ITERATIONS]")
     print("python_queue_64B_msgs_per_s %.0f" % (200000 / seconds(200000, 64)), flush=True)
     gbps = 500 * (1 << 20) / seconds(500, 1 << 20) / 1e9
     print("python_queue_1MiB_GB_per_s %.2f" % gbps, flush=True)
