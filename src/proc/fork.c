@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -87,8 +88,12 @@ static _Noreturn void fork_child(struct fork_call *fc)
         mproc__close(fc->report[1]);
     }
     int code = fc->fn(fc->arg) & 0xff;
-    fflush(stdout);
-    fflush(stderr);
+    /* Flush only what is pending: fflush takes the stream's lock, a write that costs a
+     * copy-on-write page fault in every child, pending output or not. */
+    if (__fpending(stdout) > 0)
+        fflush(stdout);
+    if (__fpending(stderr) > 0)
+        fflush(stderr);
     if (fc->exit_word)
         __atomic_store_n(fc->exit_word, MPROC__WORD_EXITED | code, __ATOMIC_RELEASE);
     _exit(code);
@@ -182,8 +187,12 @@ static int start(struct fork_call *fc, const mproc_opts *o)
             return -errno;
         fc->exit_word = w;
     }
-    fflush(stdout); /* or the child would write the parent's pending output again */
-    fflush(stderr);
+    /* or the child would write the parent's pending output again; only when some is
+     * pending, since the stream lock is a write the child then pays a page copy for */
+    if (__fpending(stdout) > 0)
+        fflush(stdout);
+    if (__fpending(stderr) > 0)
+        fflush(stderr);
     int rc;
     if (!mproc__is_main_thread()) {
         pthread_sigmask(SIG_SETMASK, NULL, &fc->mask);

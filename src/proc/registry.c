@@ -2,10 +2,10 @@
  *
  * The one piece of process-wide state in src/proc, kept because the subreaper must tell
  * adopted orphans (reaped here) from children an mproc handle owns (never touched here).
- * A child is in the set from its creation: spawn and fork hold reg_create for reading
+ * A child is in the set from its creation: spawn and fork hold reg->create for reading
  * from before clone/fork until the pid is added, and mproc_reap_orphans() holds it for
  * writing, so a child that ends at once is never taken for an orphan.
- * It is fork-safe: a forked child sees its parent's set under another pid and discards it.
+ * It is fork-safe: a forked child starts with an empty registry (see struct reg).
  * It must not reap anything the registry holds, and never calls waitpid(-1): it reaps
  * pids one by one with waitid(P_PID, WNOHANG). It cannot tell an adopted orphan from a
  * child the application forked itself: those are reaped too once ended (docs/proc.md). */
@@ -16,94 +16,119 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t *reg_pids;
-static size_t reg_len, reg_cap;
-static pid_t reg_owner;
+/* The registry lives on a page mapped MADV_WIPEONFORK (Linux 4.14): a forked child finds
+ * it zero-filled, that is an unlocked mutex and rwlock (glibc's initializers are all zero)
+ * and an empty set, with no fork handler to run. The parent's writes to it after a fork
+ * cost no copy-on-write fault either, since the page is never shared with the child;
+ * that keeps mproc_fork close to a raw fork. */
+#define REG_INLINE 1000
+
+struct reg {
+    pthread_mutex_t lock;
+    pthread_rwlock_t create;
+    size_t len, cap;
+    pid_t *pids; /* inline below, or a heap array once that is full; NULL: not set up */
+    pid_t inline_pids[REG_INLINE];
+};
+
+static struct reg *_Atomic reg_page;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-static pthread_rwlock_t reg_create = PTHREAD_RWLOCK_INITIALIZER;
 
-static void reg_atfork_child(void)
+static void reg_init(void)
 {
-    /* A thread of the parent may have held them (the forking thread holds reg_create). */
-    pthread_mutex_init(&reg_lock, NULL);
-    pthread_rwlock_init(&reg_create, NULL);
-    reg_len = 0;
-    reg_owner = getpid();
-}
-
-static void reg_register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, reg_atfork_child);
-}
-
-static void reg_check_owner_locked(void)
-{
-    pid_t me = getpid();
-    if (reg_owner != me) {
-        reg_len = 0; /* inherited across fork: those are our parent's children */
-        reg_owner = me;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = (sizeof(struct reg) + pg - 1) / pg * pg;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return; /* no registry: only mproc_reap_orphans() would notice (docs/proc.md) */
+    if (madvise(p, size, MADV_WIPEONFORK) != 0) {
+        munmap(p, size);
+        return;
     }
+    atomic_store_explicit(&reg_page, (struct reg *)p, memory_order_release);
+}
+
+static struct reg *reg_get(void)
+{
+    pthread_once(&reg_once, reg_init);
+    return atomic_load_explicit(&reg_page, memory_order_acquire);
 }
 
 void mproc__registry_creating(void)
 {
-    pthread_once(&reg_once, reg_register_atfork);
-    pthread_rwlock_rdlock(&reg_create);
+    struct reg *r = reg_get();
+    if (r)
+        pthread_rwlock_rdlock(&r->create);
 }
 
 void mproc__registry_created(void)
 {
-    pthread_rwlock_unlock(&reg_create);
+    struct reg *r = reg_get();
+    if (r)
+        pthread_rwlock_unlock(&r->create);
 }
 
 void mproc__registry_add(pid_t pid)
 {
-    pthread_once(&reg_once, reg_register_atfork);
-    pthread_mutex_lock(&reg_lock);
-    reg_check_owner_locked();
-    if (reg_len == reg_cap) {
-        size_t cap = reg_cap ? reg_cap * 2 : 16;
-        pid_t *n = realloc(reg_pids, cap * sizeof *n);
+    struct reg *r = reg_get();
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    if (!r->pids) {
+        r->pids = r->inline_pids;
+        r->cap = REG_INLINE;
+    }
+    if (r->len == r->cap) {
+        size_t cap = 2 * r->cap;
+        pid_t *n = malloc(cap * sizeof *n);
         if (!n) {
             /* Without room the pid is not protected from mproc_reap_orphans(); that is
              * only ever used by callers who opted into subreaper mode. */
-            pthread_mutex_unlock(&reg_lock);
+            pthread_mutex_unlock(&r->lock);
             return;
         }
-        reg_pids = n;
-        reg_cap = cap;
+        memcpy(n, r->pids, r->len * sizeof *n);
+        if (r->pids != r->inline_pids)
+            free(r->pids);
+        r->pids = n;
+        r->cap = cap;
     }
-    reg_pids[reg_len++] = pid;
-    pthread_mutex_unlock(&reg_lock);
+    r->pids[r->len++] = pid;
+    pthread_mutex_unlock(&r->lock);
 }
 
 void mproc__registry_remove(pid_t pid)
 {
-    pthread_mutex_lock(&reg_lock);
-    reg_check_owner_locked();
-    for (size_t i = 0; i < reg_len; i++)
-        if (reg_pids[i] == pid) {
-            reg_pids[i] = reg_pids[--reg_len];
+    struct reg *r = reg_get();
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->len; i++)
+        if (r->pids[i] == pid) {
+            r->pids[i] = r->pids[--r->len];
             break;
         }
-    pthread_mutex_unlock(&reg_lock);
+    pthread_mutex_unlock(&r->lock);
 }
 
 int mproc__registry_has(pid_t pid)
 {
+    struct reg *r = reg_get();
     int found = 0;
-    pthread_mutex_lock(&reg_lock);
-    reg_check_owner_locked();
-    for (size_t i = 0; i < reg_len && !found; i++)
-        found = reg_pids[i] == pid;
-    pthread_mutex_unlock(&reg_lock);
+    if (!r)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->len && !found; i++)
+        found = r->pids[i] == pid;
+    pthread_mutex_unlock(&r->lock);
     return found;
 }
 
@@ -161,11 +186,13 @@ static int reap_children_of(const char *path)
 
 int mproc_reap_orphans(void)
 {
+    struct reg *r = reg_get();
+    if (!r)
+        return MPROC_ENOMEM;
     DIR *d = opendir("/proc/self/task");
     if (!d)
         return -errno;
-    pthread_once(&reg_once, reg_register_atfork);
-    pthread_rwlock_wrlock(&reg_create);
+    pthread_rwlock_wrlock(&r->create);
     int total = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -175,7 +202,7 @@ int mproc_reap_orphans(void)
         snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
         total += reap_children_of(path);
     }
-    pthread_rwlock_unlock(&reg_create);
+    pthread_rwlock_unlock(&r->create);
     closedir(d);
     return total;
 }
