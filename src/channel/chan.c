@@ -95,7 +95,7 @@ static int chan_map(mproc_chan *c, int memfd, int side, uint64_t ring, uint64_t 
     c->spin_ns[0] = c->spin_ns[1] = spin_max_ns / 4;
     c->cpu_mine = &shm->end[c->out].cpu;
     c->cpu_peer = &shm->end[c->in].cpu;
-    c->cpu_last = -2; /* stored at the first wait */
+    atomic_init(&c->cpu_last, -2); /* stored at the first wait */
     return 0;
 }
 

@@ -107,7 +107,8 @@ struct mproc_chan {
     int64_t spin_max_ns;    /* its ceiling (0: never spin) */
     unsigned spin_skips[2]; /* waits that skipped spinning while the budget is 0 */
     _Atomic int32_t *cpu_mine, *cpu_peer; /* mproc__chan_shm.end[].cpu */
-    int32_t cpu_last;                     /* the value we last stored in *cpu_mine */
+    _Atomic int32_t cpu_last; /* the value we last stored in *cpu_mine; atomic: the sending
+                                 and the receiving thread of one end both use it */
 };
 
 /* ---- descriptor helpers (src/channel/chan_sys.c) ------------------------------------- */

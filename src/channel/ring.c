@@ -123,9 +123,9 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t *t0)
 static int spin_can_pay(mproc_chan *c)
 {
     int32_t me = (int32_t)sched_getcpu();
-    if (me != c->cpu_last) {
+    if (me != atomic_load_explicit(&c->cpu_last, memory_order_relaxed)) {
         atomic_store_explicit(c->cpu_mine, me, memory_order_relaxed);
-        c->cpu_last = me;
+        atomic_store_explicit(&c->cpu_last, me, memory_order_relaxed);
     }
     return me < 0 || atomic_load_explicit(c->cpu_peer, memory_order_relaxed) != me;
 }
