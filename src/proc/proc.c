@@ -78,10 +78,15 @@ void mproc__reap_now(pid_t pid, int pidfd)
 {
     siginfo_t si;
     struct rusage ru;
-    if (pidfd >= 0)
-        (void)mproc__waitid_pidfd(pidfd, &si, WEXITED, &ru);
-    else
-        (void)waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL);
+    if (pidfd >= 0) {
+        (void)mproc__waitid_pidfd(pidfd, &si, WEXITED, &ru); /* retries EINTR itself */
+        return;
+    }
+    int saved = errno;
+    /* A signal must not leave the child as a zombie: retry until it is reaped. */
+    while (waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+        ;
+    errno = saved;
 }
 
 /* ---- waiting ------------------------------------------------------------------------ */
