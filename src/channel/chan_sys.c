@@ -60,35 +60,25 @@ void mproc__chan_drain(int efd)
 
 int mproc__chan_wait(int efd, int sock, int64_t deadline_ms)
 {
-    for (;;) {
-        /* events 0 on the socket: only POLLHUP/POLLERR matter; its POLLIN means a queued
-         * descriptor, which is not what a ring waiter waits for. */
-        struct pollfd p[2] = {{.fd = efd, .events = POLLIN, .revents = 0},
-                              {.fd = sock, .events = 0, .revents = 0}};
-        int r = poll(p, 2, mproc__ms_left(deadline_ms));
-        if (r > 0) {
-            int m = 0;
-            if (p[0].revents & POLLIN)
-                m |= MPROC__W_READY;
-            if (p[1].revents & (POLLHUP | POLLERR))
-                m |= MPROC__W_HUP;
-            return m;
-        }
-        if (r == 0)
-            return 0;
-        if (errno != EINTR)
-            return -errno;
-    }
+    /* events 0 on the socket: only POLLHUP/POLLERR matter; its POLLIN means a queued
+     * descriptor, which is not what a ring waiter waits for. */
+    struct pollfd p[2] = {{.fd = efd, .events = POLLIN, .revents = 0},
+                          {.fd = sock, .events = 0, .revents = 0}};
+    int r = mproc__poll(p, 2, deadline_ms); /* EINTR resumes with the time left */
+    if (r <= 0)
+        return r;
+    int m = 0;
+    if (p[0].revents & POLLIN)
+        m |= MPROC__W_READY;
+    if (p[1].revents & (POLLHUP | POLLERR))
+        m |= MPROC__W_HUP;
+    return m;
 }
 
 int mproc__chan_hup(int sock)
 {
-    struct pollfd p = {.fd = sock, .events = 0, .revents = 0};
-    int r;
-    do
-        r = poll(&p, 1, 0);
-    while (r < 0 && errno == EINTR);
-    return r > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+    int r = mproc__poll1(sock, 0, 0); /* a deadline already passed: look, never wait */
+    return r > 0 && (r & (POLLHUP | POLLERR)) != 0;
 }
 
 int mproc__chan_sendfds(int sock, const void *data, size_t len, const int *fds, size_t nfds)

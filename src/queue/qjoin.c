@@ -48,7 +48,7 @@ int mproc_queue_task_done(mproc_queue *q)
     atomic_fetch_add(&h->done, 1);
     if (atomic_load(&h->join_waiters) && unfinished(q, 0) <= 0) {
         atomic_fetch_add(&h->join_gen, 1);
-        mproc__q_futex_wake(&h->join_gen, INT_MAX);
+        mproc__futex_wake(&h->join_gen, INT_MAX);
     }
     return 0;
 }

@@ -62,11 +62,6 @@ int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns)
     return 0;
 }
 
-void mproc__q_futex_wake(_Atomic uint32_t *w, int n)
-{
-    mproc__futex_wake(w, n);
-}
-
 /* Reads state letter and start time (field 22) of /proc/PID/stat. 0, or -errno. */
 static int proc_stat(uint32_t pid, char *state, uint64_t *start)
 {

@@ -57,7 +57,7 @@ static void notify_items(mproc_queue *q)
      * waking up must not each pay a system call. */
     if (atomic_load(&h->items_sleep) && atomic_exchange(&h->items_sleep, 0)) {
         atomic_fetch_add(&h->items_gen, 1);
-        mproc__q_futex_wake(&h->items_gen, INT_MAX);
+        mproc__futex_wake(&h->items_gen, INT_MAX);
     }
     if (atomic_load_explicit(&h->armed, memory_order_relaxed) && atomic_exchange(&h->armed, 0))
         mproc__q_sig_raise(q);
@@ -67,7 +67,7 @@ static void notify_space(struct qshm *h)
 {
     if (atomic_load(&h->space_sleep) && atomic_exchange(&h->space_sleep, 0)) {
         atomic_fetch_add(&h->space_gen, 1);
-        mproc__q_futex_wake(&h->space_gen, INT_MAX);
+        mproc__futex_wake(&h->space_gen, INT_MAX);
     }
 }
 
@@ -441,7 +441,7 @@ static int skip_dead_claimed(mproc_queue *q, uint32_t me, struct qblock *blk, st
     notify_space(hd);
     if (atomic_load(&hd->join_waiters)) {
         atomic_fetch_add(&hd->join_gen, 1);
-        mproc__q_futex_wake(&hd->join_gen, INT_MAX);
+        mproc__futex_wake(&hd->join_gen, INT_MAX);
     }
     return 1;
 }
@@ -547,7 +547,7 @@ int mproc_queue_close(mproc_queue *q)
     _Atomic uint32_t *gens[] = {&h->items_gen, &h->space_gen, &h->join_gen};
     for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {
         atomic_fetch_add(gens[i], 1);
-        mproc__q_futex_wake(gens[i], INT_MAX);
+        mproc__futex_wake(gens[i], INT_MAX);
     }
     mproc__q_sig_raise(q);
     return 0;

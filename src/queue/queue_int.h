@@ -146,7 +146,6 @@ uint64_t mproc__q_claimed(const mproc_queue *q);
 
 /* qsys.c: futex, owner liveness, locks, registry, the poll descriptor. */
 int mproc__q_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t abs_ns);
-void mproc__q_futex_wake(_Atomic uint32_t *w, int n);
 int mproc__q_pid_dead(struct qshm *h, uint32_t pid);
 uint32_t mproc__q_me_slow(mproc_queue *q);
 /* This process's pid as the queue knows it; registers a forked child on first use. */
