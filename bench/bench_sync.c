@@ -13,6 +13,7 @@
 #include <mproc.h>
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +47,16 @@ static double median(double *v, int n)
 /* What is being measured: one of the three ways to protect the counter. */
 enum kind { K_MPROC, K_PTHREAD, K_ATOMIC };
 
+/* Each lock and each counter has a cache line of its own, so that both locks are
+ * measured in the same layout: the lock word and the data it guards on separate lines,
+ * as when a lock guards a structure larger than the rest of its line. */
 struct shared {
-    pthread_mutex_t mutex; /* robust, process-shared */
+    _Alignas(64) unsigned char lock_mem[MPROC_LOCK_SIZE]; /* mproc_lock placed here */
+    _Alignas(64) pthread_mutex_t mutex;                   /* robust, process-shared */
+    _Alignas(64) long counter;
+    _Alignas(64) _Atomic long atomic_counter;
+    _Alignas(64) _Atomic int go;
     mproc_lock *lock;
-    _Atomic long atomic_counter;
-    long counter;
-    _Atomic int go;
 };
 
 static void op(struct shared *s, enum kind k)
@@ -131,7 +136,8 @@ static void python_peer(const char *script)
 int main(int argc, char **argv)
 {
     struct shared *s;
-    if (mproc_shm_new((void **)&s, sizeof *s) != 0 || mproc_lock_new(&s->lock, 0) != 0)
+    if (mproc_shm_new((void **)&s, sizeof *s) != 0 ||
+        mproc_lock_init(&s->lock, s, offsetof(struct shared, lock_mem), 0) != 0)
         return 1;
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);

@@ -23,8 +23,14 @@
 
 #include "sys/sys.h"
 
-#define SLICE_MS   100
-#define SPIN_TRIES 100
+#define SLICE_MS 100
+/* A contended acquire looks at the word up to SPIN_TRIES times before it sleeps, pausing
+ * 1, 2, 4 ... up to SPIN_MAXPAUSE pause instructions between looks. The growing gap keeps a
+ * spinner from pulling the lock's cache line away from a holder that is about to release
+ * and re-take it (a constant short gap made two processes counting under the lock 1.4x
+ * slower than a robust pthread mutex; with the backoff it is about 0.5x). */
+#define SPIN_TRIES    16
+#define SPIN_MAXPAUSE 64
 
 static int lock_ok(const struct mproc_lock *l)
 {
@@ -81,18 +87,23 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Brief spin for a lock held for a short time by a running process: a futex sleep and
- * wake-up costs tens of microseconds, a critical section usually far less. 1 if taken.
+/* Brief spin, with backoff, for a lock held for a short time by a running process: a futex
+ * sleep and wake-up costs tens of microseconds, a critical section usually far less. 1 if
+ * taken.
  * Taking the word from 0 drops no sleeper: the release that made it 0 woke one. */
 static int spin(struct mproc_lock *l, uint32_t me)
 {
+    unsigned pause = 1;
     for (int i = 0; i < SPIN_TRIES; i++) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
         if (v == LOCK_NOTREC)
             return 0;
         if (v == 0 && atomic_compare_exchange_weak(&l->word, &v, me))
             return 1;
-        cpu_relax();
+        for (unsigned k = 0; k < pause; k++)
+            cpu_relax();
+        if (pause < SPIN_MAXPAUSE)
+            pause *= 2;
     }
     return 0;
 }
