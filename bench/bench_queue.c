@@ -387,8 +387,8 @@ static int pp_echo(void *arg)
     return 0;
 }
 
-/* round trips of a 64 B message over two queues, both sides busy */
-static double v_pingpong_queue(long n)
+/* round trips of a size-byte message over two queues, both sides busy */
+static double pingpong_queue(size_t size, long n)
 {
     struct pp p = {NULL, NULL, n};
     if (mproc_queue_new(&p.a, NULL) || mproc_queue_new(&p.b, NULL))
@@ -398,13 +398,24 @@ static double v_pingpong_queue(long n)
     size_t len;
     double t0 = now_s();
     for (long i = 0; i < n; i++)
-        if (mproc_queue_put(p.a, m, sizeof m, -1) || mproc_queue_get(p.b, m, sizeof m, &len, -1))
+        if (mproc_queue_put(p.a, m, size, -1) || mproc_queue_get(p.b, m, sizeof m, &len, -1))
             die("pingpong", MPROC_EIO);
     double dt = now_s() - t0;
     reap(c);
     mproc_queue_free(p.a);
     mproc_queue_free(p.b);
     return dt;
+}
+
+/* 8 B: the payload of the floor's flags */
+static double v_pingpong_queue(long n)
+{
+    return pingpong_queue(8, n);
+}
+
+static double v_pingpong_queue64(long n)
+{
+    return pingpong_queue(64, n);
 }
 
 struct spin {
@@ -499,6 +510,7 @@ static const struct variant variants[] = {
     {"memcpy1m", v_memcpy1m, 4000, "shm_copy_1MiB_GB_per_s", 2},
     {"socketpair1m", v_socketpair1m, 2000, "socketpair_1MiB_GB_per_s", 2},
     {"pingpong-queue", v_pingpong_queue, 200000, "queue_pingpong_us", 0},
+    {"pingpong-queue64", v_pingpong_queue64, 200000, "queue_pingpong_64B_us", 0},
     {"pingpong-spin", v_pingpong_spin, 200000, "spin_pingpong_us", 0},
 };
 #define NVARIANTS (sizeof variants / sizeof variants[0])

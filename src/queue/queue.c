@@ -32,6 +32,9 @@ enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothin
 #ifndef Q_YIELD_AFTER
 #define Q_YIELD_AFTER 8192 /* spins (~0.3 ms) before a waiter starts yielding its CPU */
 #endif
+/* Messages up to this size are copied out under the consumers' lock (get_in_lock): a
+ * copy this short holds the lock no longer than the bookkeeping around it. */
+#define Q_INLOCK_MAX  256
 #define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
 
 /* One step of a waiter's spin: a pause, and now and then a yield, so that on a crowded
@@ -84,7 +87,9 @@ static void reclaim(mproc_queue *q, struct qblock *blk)
         struct qrec *r = q_rec(q, f);
         uint64_t s = atomic_load_explicit(&r->stamp, memory_order_acquire);
         unsigned st = q_state(s);
-        if (!q_stamp_at(s, f) || (st != QS_DONE && st != QS_PAD && st != QS_ABANDONED)) {
+        /* below head, COMMITTED means copied out under the consumers' lock (get_in_lock) */
+        if (!q_stamp_at(s, f) ||
+            (st != QS_DONE && st != QS_PAD && st != QS_ABANDONED && st != QS_COMMITTED)) {
             if (q_stamp_at(s, f) && st == QS_TAKEN && blk->stamp != s)
                 *blk = (struct qblock){f, s, mproc__now_ns()};
             break;
@@ -140,9 +145,15 @@ static void put_repair(mproc_queue *q, uint32_t dead)
         atomic_store(&q->h->claimed, c - 1);
 }
 
-/* Claims room for one record under plock. Returns the record, or NULL with *err set. */
-static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl *dl,
-                          struct qblock *blk, uint64_t *pos, int *err)
+/* Claims room for one record under plock. Returns the record, or NULL with *err set.
+ * A small message (up to Q_INLOCK_MAX bytes) is copied and committed here, under the
+ * lock, and *committed is set: its payload is written into free space before anything is
+ * published (a producer killed mid-copy leaves nothing visible), and its header goes from
+ * CLAIMED to COMMITTED a few instructions later, so a consumer spinning on the header
+ * catches it half-written rarely, and never pulls the line away in the middle of a copy. */
+static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t len,
+                          struct qdl *dl, struct qblock *blk, uint64_t *pos, int *committed,
+                          int *err)
 {
     struct qshm *h = q->h;
     uint32_t dead = 0;
@@ -172,6 +183,13 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl 
         t += room;
     }
     struct qrec *r = q_rec(q, t);
+    *committed = len <= Q_INLOCK_MAX;
+    if (*committed && len) {
+        unsigned char *dst = (unsigned char *)(r + 1);
+        memcpy(dst, msg, len / 2);
+        Q_FAULT(MPROC_QF_PUT_INLOCK_MIDCOPY);
+        memcpy(dst + len / 2, (const unsigned char *)msg + len / 2, len - len / 2);
+    }
     r->len = len;
     r->seq = (uint32_t)seq;
     atomic_store_explicit(&r->stamp, q_stamp(t, me, QS_CLAIMED), memory_order_release);
@@ -185,6 +203,8 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, uint32_t len, struct qdl 
     Q_FAULT(MPROC_QF_PUT_UNPUBLISHED);
     atomic_store_explicit(&h->tail, t + need, memory_order_release);
     Q_FAULT(MPROC_QF_PUT_LOCKED);
+    if (*committed) /* seq_cst: a full barrier before notify_items reads items_sleep */
+        atomic_store(&r->stamp, q_stamp(t, me, QS_COMMITTED));
     q_unlock(&h->plock);
     *pos = t;
     return r;
@@ -196,25 +216,25 @@ static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, s
     if (atomic_load_explicit(&q->h->closed, memory_order_relaxed))
         return MPROC_ECLOSED;
     uint64_t pos;
-    int err;
-    struct qrec *r = claim(q, me, len, dl, blk, &pos, &err);
+    int err, committed;
+    struct qrec *r = claim(q, me, msg, len, dl, blk, &pos, &committed, &err);
     if (!r)
         return err;
-    Q_FAULT(MPROC_QF_PUT_CLAIMED);
-    unsigned char *dst = (unsigned char *)(r + 1);
-    if (len) {
+    if (!committed) {
+        Q_FAULT(MPROC_QF_PUT_CLAIMED);
+        unsigned char *dst = (unsigned char *)(r + 1);
         memcpy(dst, msg, len / 2);
         Q_FAULT(MPROC_QF_PUT_MIDCOPY);
         memcpy(dst + len / 2, (const unsigned char *)msg + len / 2, len - len / 2);
+        Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
+        /* seq_cst CAS: a full barrier between publishing the message and reading
+         * items_sleep, pairing with the sleeper's store-then-check (no lost wake-up). A
+         * CAS, not a store: if a survivor ever took us for dead and skipped the record,
+         * never write over what may be another lap's header now. */
+        uint64_t want = q_stamp(pos, me, QS_CLAIMED);
+        if (!atomic_compare_exchange_strong(&r->stamp, &want, q_stamp(pos, me, QS_COMMITTED)))
+            return MPROC_ECANCELED;
     }
-    Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
-    /* seq_cst CAS: a full barrier between publishing the message and reading items_sleep,
-     * pairing with the sleeper's store-then-check (no lost wake-up). A CAS, not a store:
-     * if a survivor ever took us for dead and skipped the record, never write over what
-     * may be another lap's header now. */
-    uint64_t want = q_stamp(pos, me, QS_CLAIMED);
-    if (!atomic_compare_exchange_strong(&r->stamp, &want, q_stamp(pos, me, QS_COMMITTED)))
-        return MPROC_ECANCELED;
     Q_FAULT(MPROC_QF_PUT_AFTER_COMMIT);
     notify_items(q);
     return 0;
@@ -352,7 +372,8 @@ static int finish_get(mproc_queue *q, uint32_t me, struct qrec *r, uint64_t pos,
     return 0;
 }
 
-/* Under clock: moves head past the record at h (already taken, skipped or padding). */
+/* Under clock: moves head past the record at h (already taken, skipped or padding, or a
+ * small message copied out under the lock). */
 static void advance_head(struct qshm *hd, struct qrec *r, uint64_t h, unsigned st)
 {
     if (st == QS_PAD) {
@@ -361,6 +382,38 @@ static void advance_head(struct qshm *hd, struct qrec *r, uint64_t h, unsigned s
     }
     atomic_store_explicit(&hd->head_seq, (uint64_t)r->seq + 1, memory_order_relaxed);
     atomic_store_explicit(&hd->head, h + q_recsize(r->len), memory_order_release);
+}
+
+/* A small committed record at head, under clock: copy it out while holding the lock and
+ * move head past it, leaving its header as it is. The record line is then only read by
+ * the consumer, never written, so the producer's next write to it costs an invalidation
+ * rather than a transfer, and no TAKEN state is needed: a consumer killed before head
+ * moves leaves the message at head for the next one; killed after, it took the message
+ * (the lock passes on as usual). reclaim() counts a COMMITTED record below head as done. */
+static int get_in_lock(mproc_queue *q, struct qrec *r, uint64_t h, void *buf, size_t *len)
+{
+    struct qshm *hd = q->h;
+    uint32_t n = r->len;
+    const unsigned char *src = (const unsigned char *)(r + 1);
+    if (n) {
+        memcpy(buf, src, n / 2);
+        Q_FAULT(MPROC_QF_GET_INLOCK_MIDCOPY);
+        memcpy((unsigned char *)buf + n / 2, src + n / 2, n - n / 2);
+    }
+    *len = n;
+    advance_head(hd, r, h, QS_COMMITTED);
+    Q_FAULT(MPROC_QF_GET_INLOCK_TAKEN);
+    if (hd->flags & MPROC_QUEUE_JOINABLE) {
+        struct qreg *g = mproc__q_myreg(q);
+        if (g)
+            atomic_fetch_add(&g->pending, 1);
+    }
+    q_unlock(&hd->clock_);
+    /* a full barrier between moving head and reading space_sleep, pairing with the
+     * sleeping producer's store-then-check (no lost wake-up) */
+    atomic_thread_fence(memory_order_seq_cst);
+    notify_space(hd);
+    return 0;
 }
 
 static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *len, struct qdl *dl,
@@ -377,14 +430,18 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
         uint64_t s = atomic_load_explicit(&r->stamp, memory_order_acquire);
         /* A record committed in this lap at head implies tail > head (commits follow the
          * tail's publication), so the common case leaves the producers' line alone. */
-        if (!q_stamp_at(s, h) || q_state(s) != QS_COMMITTED) {
+        /* A header from another lap, or a cleared slot (state 0, which may look like this
+         * lap at position 0), at head: nothing is queued. A producer writes the header of its
+         * record, in this lap, before it publishes tail, and clears the slot after it; so
+         * tail, on the producers' busy line, is not read. */
+        if (!q_stamp_at(s, h) || q_state(s) == 0)
+            break;
+        /* Anything but a committed record may be a claim or a filler not yet published
+         * (or never to be: its producer died holding plock); only tail tells. */
+        if (q_state(s) != QS_COMMITTED) {
             if (h == atomic_load_explicit(&hd->tail, memory_order_acquire))
                 break;
             s = atomic_load_explicit(&r->stamp, memory_order_acquire);
-            if (!q_stamp_at(s, h)) {
-                q_unlock(&hd->clock_);
-                return MPROC_EPROTO; /* cannot happen unless someone scribbled on the queue */
-            }
         }
         unsigned st = q_state(s);
         if (st == QS_CLAIMED) { /* being written: wait for it (FIFO) or its owner's death */
@@ -401,6 +458,8 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
             *len = r->len;
             return MPROC_EMSGSIZE;
         }
+        if (r->len <= Q_INLOCK_MAX)
+            return get_in_lock(q, r, h, buf, len);
         atomic_store_explicit(&r->stamp, q_stamp(h, me, QS_TAKEN), memory_order_relaxed);
         Q_FAULT(MPROC_QF_GET_LOCKED);
         advance_head(hd, r, h, QS_TAKEN);
@@ -467,6 +526,29 @@ static int items_ready(mproc_queue *q, uint32_t *busy_len)
     return 1;
 }
 
+/* items_ready for the spin loop: looks only at the header at head, never at tail, whose
+ * cache line the producers write on every put (a spinning consumer reading it would pull
+ * the line away from the next producer in the middle of its claim). Exact enough to spin
+ * on: a producer writes a record's header, in this lap, before it publishes tail, and
+ * clears the header slot after each record it claims, so a header from another lap at head
+ * means nothing is queued (or a claim is under way). The sleep path re-checks exactly. */
+static int items_maybe(mproc_queue *q, uint32_t *busy_len)
+{
+    struct qshm *hd = q->h;
+    uint64_t h = atomic_load_explicit(&hd->head, memory_order_acquire);
+    struct qrec *r = q_rec(q, h);
+    uint64_t s = atomic_load_explicit(&r->stamp, memory_order_acquire);
+    *busy_len = 0;
+    if (!q_stamp_at(s, h) || q_state(s) == 0) /* a cleared slot reads as state 0 */
+        return atomic_load_explicit(&hd->closed, memory_order_relaxed) != 0;
+    if (q_state(s) == QS_CLAIMED) {
+        *busy_len = r->len;
+        return 0;
+    }
+    /* a filler or a skipped record may not be published yet: look at tail */
+    return q_state(s) == QS_COMMITTED || items_ready(q, busy_len);
+}
+
 /* Before a consumer sleeps (or gives up with timeout 0) on an empty queue: re-arm the poll
  * descriptor. Drained after arming, so a producer's signal is either seen by our re-check
  * or lands after the drain and keeps the descriptor readable. */
@@ -487,7 +569,7 @@ static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
     int64_t spin_end = start + budget < end ? start + budget : end;
     uint32_t busy;
     for (unsigned i = 1; spin && i < 1u << 24; i++) {
-        if (items_ready(q, &busy))
+        if (items_maybe(q, &busy))
             return 0;
         q_spin_pause(i);
         if ((i & 255) == 0) {

@@ -16,6 +16,9 @@
 #include "queue/queue_test.h"
 
 #define SMALL 48 /* 48 B messages use 64 B records: 64 of them fill a 4 KiB ring exactly */
+#define BIG                                                                                        \
+    432 /* over the size copied under a lock (claimed, copied, then committed); its                \
+           448 B record keeps the ring in 64 B steps for assert_healthy */
 
 static int fault_target;
 
@@ -107,11 +110,11 @@ static void assert_healthy(mproc_queue *q)
 }
 
 /* A producer dies before committing: its message is never delivered, the next one is. */
-static void producer_dies_before_commit(int point)
+static void producer_dies_before_commit(int point, size_t len)
 {
     mproc_queue *q = small_queue();
     put_mark(q, 1, SMALL);
-    die_in_child(q, point, 0, SMALL);
+    die_in_child(q, point, 0, len);
     put_mark(q, 2, SMALL);
     get_mark(q, 1, 0);
     get_mark(q, 2, 5000); /* waits until the dead producer's record is skipped */
@@ -122,7 +125,7 @@ static void producer_dies_before_commit(int point)
 static void put_dies_holding_lock(void **state)
 {
     (void)state;
-    producer_dies_before_commit(MPROC_QF_PUT_LOCKED);
+    producer_dies_before_commit(MPROC_QF_PUT_LOCKED, SMALL);
 }
 
 static void put_dies_before_publishing_its_claim(void **state)
@@ -142,19 +145,19 @@ static void put_dies_before_publishing_its_claim(void **state)
 static void put_dies_after_claim(void **state)
 {
     (void)state;
-    producer_dies_before_commit(MPROC_QF_PUT_CLAIMED);
+    producer_dies_before_commit(MPROC_QF_PUT_CLAIMED, BIG);
 }
 
 static void put_dies_mid_copy(void **state)
 {
     (void)state;
-    producer_dies_before_commit(MPROC_QF_PUT_MIDCOPY);
+    producer_dies_before_commit(MPROC_QF_PUT_MIDCOPY, BIG);
 }
 
 static void put_dies_before_commit(void **state)
 {
     (void)state;
-    producer_dies_before_commit(MPROC_QF_PUT_BEFORE_COMMIT);
+    producer_dies_before_commit(MPROC_QF_PUT_BEFORE_COMMIT, BIG);
 }
 
 static void put_dies_after_commit_message_delivered(void **state)
@@ -199,11 +202,11 @@ static void put_dies_reclaiming(void **state)
 }
 
 /* A consumer dies holding a message: that message is lost, nothing else. */
-static void consumer_dies_holding(int point)
+static void consumer_dies_holding(int point, size_t len)
 {
     mproc_queue *q = small_queue();
-    put_mark(q, 1, SMALL);
-    put_mark(q, 2, SMALL);
+    put_mark(q, 1, len);
+    put_mark(q, 2, len);
     die_in_child(q, point, 1, 0);
     get_mark(q, 2, 0);
     assert_healthy(q);
@@ -213,39 +216,78 @@ static void consumer_dies_holding(int point)
 static void get_dies_holding_lock(void **state)
 {
     (void)state;
-    consumer_dies_holding(MPROC_QF_GET_LOCKED);
+    consumer_dies_holding(MPROC_QF_GET_LOCKED, BIG);
 }
 
 static void get_dies_after_take(void **state)
 {
     (void)state;
-    consumer_dies_holding(MPROC_QF_GET_TAKEN);
+    consumer_dies_holding(MPROC_QF_GET_TAKEN, BIG);
 }
 
 static void get_dies_mid_copy(void **state)
 {
     (void)state;
-    consumer_dies_holding(MPROC_QF_GET_MIDCOPY);
+    consumer_dies_holding(MPROC_QF_GET_MIDCOPY, BIG);
 }
 
 static void get_dies_before_release(void **state)
 {
     (void)state;
-    consumer_dies_holding(MPROC_QF_GET_BEFORE_DONE);
+    consumer_dies_holding(MPROC_QF_GET_BEFORE_DONE, BIG);
 }
 
 static void get_dies_after_release(void **state)
 {
     (void)state;
-    consumer_dies_holding(MPROC_QF_GET_AFTER_DONE);
+    consumer_dies_holding(MPROC_QF_GET_AFTER_DONE, BIG);
+}
+
+/* A small message is copied out under the consumers' lock: a consumer killed in the middle
+ * of that copy has not taken it, and the next consumer gets it. */
+static void get_dies_copying_small_message_under_lock(void **state)
+{
+    (void)state;
+    mproc_queue *q = small_queue();
+    put_mark(q, 1, SMALL);
+    put_mark(q, 2, SMALL);
+    die_in_child(q, MPROC_QF_GET_INLOCK_MIDCOPY, 1, 0);
+    get_mark(q, 1, 5000); /* takes over the dead holder's lock */
+    get_mark(q, 2, 0);
+    assert_healthy(q);
+    mproc_queue_free(q);
+}
+
+/* Killed after it moved head past a small message, still holding the lock: that message
+ * is lost, the lock passes on, the space comes back. */
+static void get_dies_holding_lock_after_small_message(void **state)
+{
+    (void)state;
+    consumer_dies_holding(MPROC_QF_GET_INLOCK_TAKEN, SMALL);
+}
+
+/* A small message is copied in under the producers' lock before anything is claimed: a
+ * producer killed mid-copy leaves nothing to skip, and the next put goes where it was. */
+static void put_dies_copying_small_message_under_lock(void **state)
+{
+    (void)state;
+    mproc_queue *q = small_queue();
+    put_mark(q, 1, SMALL);
+    die_in_child(q, MPROC_QF_PUT_INLOCK_MIDCOPY, 0, SMALL);
+    assert_int_equal(mproc_queue_size(q), 1);
+    put_mark(q, 2, SMALL);
+    get_mark(q, 1, 0);
+    get_mark(q, 2, 0);
+    assert_healthy(q);
+    mproc_queue_free(q);
 }
 
 static void get_dies_skipping_dead_record(void **state)
 {
     (void)state;
     mproc_queue *q = small_queue();
-    die_in_child(q, MPROC_QF_PUT_CLAIMED, 0, SMALL); /* leaves a dead CLAIMED record */
-    die_in_child(q, MPROC_QF_SKIP_LOCKED, 1, 0);     /* dies while skipping it */
+    die_in_child(q, MPROC_QF_PUT_CLAIMED, 0, BIG); /* leaves a dead CLAIMED record */
+    die_in_child(q, MPROC_QF_SKIP_LOCKED, 1, 0);   /* dies while skipping it */
     put_mark(q, 7, SMALL);
     get_mark(q, 7, 5000);
     assert_healthy(q);
@@ -267,7 +309,7 @@ static void blocked_getter_survives_dead_producer(void **state)
     mproc_proc *getter;
     assert_ok(mproc_fork(&getter, get_one_mark8, q, NULL));
     usleep(50000);
-    die_in_child(q, MPROC_QF_PUT_MIDCOPY, 0, SMALL);
+    die_in_child(q, MPROC_QF_PUT_MIDCOPY, 0, BIG);
     put_mark(q, 8, SMALL);
     mproc_status st;
     assert_ok(mproc_proc_wait(getter, 10000, &st));
@@ -339,7 +381,7 @@ static int claim_and_die(void *arg)
 {
     fault_target = MPROC_QF_PUT_MIDCOPY;
     mproc__queue_fault_point = die_at;
-    unsigned char b[SMALL] = {0};
+    unsigned char b[BIG] = {0};
     (void)mproc_queue_put(arg, b, sizeof b, 0);
     return 1;
 }
@@ -368,7 +410,7 @@ static void join_not_held_by_killed_producer(void **state)
         .capacity_bytes = 4096, .max_msg_size = 1000, .flags = MPROC_QUEUE_JOINABLE};
     mproc_queue *q;
     assert_ok(mproc_queue_new(&q, &o));
-    die_in_child(q, MPROC_QF_PUT_MIDCOPY, 0, SMALL); /* its message will never come */
+    die_in_child(q, MPROC_QF_PUT_MIDCOPY, 0, BIG); /* its message will never come */
     put_mark(q, 12, SMALL);
     get_mark(q, 12, 5000); /* skips the dead producer's record */
     assert_ok(mproc_queue_task_done(q));
@@ -629,6 +671,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(get_dies_mid_copy),
         cmocka_unit_test(get_dies_before_release),
         cmocka_unit_test(get_dies_after_release),
+        cmocka_unit_test(get_dies_copying_small_message_under_lock),
+        cmocka_unit_test(get_dies_holding_lock_after_small_message),
+        cmocka_unit_test(put_dies_copying_small_message_under_lock),
         cmocka_unit_test(get_dies_skipping_dead_record),
         cmocka_unit_test(blocked_getter_survives_dead_producer),
         cmocka_unit_test(stopped_lock_holder_costs_a_timeout_not_a_hang),
