@@ -159,6 +159,8 @@ int mproc_chan_pair_opts(mproc_chan **a, mproc_chan **b, const mproc_chan_opts *
     shm->version = MPROC__CHAN_VERS;
     shm->ring_size = ring;
     shm->max_msg = max_msg;
+    for (int i = 0; i < 2; i++)
+        atomic_store(&shm->ring[i].mpos, MPROC__MIRROR_NONE);
     atomic_store(&shm->end[0].cpu, -1);
     atomic_store(&shm->end[1].cpu, -1);
     *a = e[0];

@@ -57,12 +57,23 @@ int mproc__chan_apply(mproc__chan_dec *d, const mproc__chan_frame *f);
  * peer may be hostile, so indices are validated and limits come from the handle. */
 #define MPROC__CHAN_CTL  4096u
 #define MPROC__CHAN_SHM  0x4d504353u /* "SCPM" */
-#define MPROC__CHAN_VERS 1u
+#define MPROC__CHAN_VERS 2u
+
+/* A small MSG frame (payload up to MPROC__MIRROR_MAX bytes) is also copied next to tail,
+ * in tail's cache line: a reader that spins on tail then finds the whole message in the
+ * one line it just pulled in, instead of fetching the ring's line as well. The mirror is
+ * a hint guarded like a seqlock (mpos names the stream position of the frame it holds,
+ * MPROC__MIRROR_NONE while it is rewritten); the ring keeps the frame too, and a reader
+ * decodes a mirrored header exactly like one read from the ring. */
+#define MPROC__MIRROR_MAX  32u
+#define MPROC__MIRROR_NONE UINT64_MAX
 
 typedef struct mproc__ring {
     /* Each group on its own cache line: the indices move with every frame, the flags
      * rarely, so reading a flag never pulls in a line the other side keeps writing. */
-    _Alignas(64) _Atomic uint64_t tail;            /* bytes published by the writer */
+    _Alignas(64) _Atomic uint64_t tail; /* bytes published by the writer */
+    _Atomic uint64_t mpos;              /* position of the mirrored frame */
+    _Atomic uint64_t mword[(MPROC__FR_HDR + MPROC__MIRROR_MAX) / 8]; /* its header, payload */
     _Alignas(64) _Atomic uint64_t head;            /* bytes consumed by the reader */
     _Alignas(64) _Atomic uint32_t writer_sleeping; /* writer waits on the space eventfd */
     _Alignas(64) _Atomic uint32_t reader_sleeping; /* reader waits on the data eventfd */

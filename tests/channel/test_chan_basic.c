@@ -552,6 +552,36 @@ static void one_thread_sends_while_another_receives(void **state)
     join_ok(p);
 }
 
+/* Messages up to MPROC__MIRROR_MAX bytes also travel next to the ring's tail: every size
+ * around that limit, mixed with a larger one, arrives whole and in order, into a caller's
+ * buffer and into an allocated one. */
+static void small_messages_around_the_mirror_size(void **state)
+{
+    (void)state;
+    mproc_chan *a, *b;
+    assert_ok(mproc_chan_pair(&a, &b));
+    unsigned char m[200], out[200];
+    for (size_t n = 0; n <= MPROC__MIRROR_MAX + 8; n++) {
+        fill(m, n, (unsigned)n);
+        assert_ok(mproc_chan_send(a, m, n, 0));
+        fill(m, sizeof m, 99);
+        assert_ok(mproc_chan_send(a, m, sizeof m, 0));
+        size_t len;
+        assert_ok(mproc_chan_recv_into(b, out, sizeof out, &len, 0));
+        assert_int_equal(len, n);
+        fill(m, n, (unsigned)n);
+        assert_memory_equal(out, m, n);
+        void *got;
+        assert_ok(mproc_chan_recv(b, &got, &len, 0));
+        assert_int_equal(len, sizeof m);
+        fill(m, sizeof m, 99);
+        assert_memory_equal(got, m, sizeof m);
+        free(got);
+    }
+    mproc_chan_free(a);
+    mproc_chan_free(b);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -625,6 +655,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(fd_passing_in_process_is_cloexec),
         cmocka_unit_test(forked_child_round_trips),
         cmocka_unit_test(one_thread_sends_while_another_receives),
+        cmocka_unit_test(small_messages_around_the_mirror_size),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(max_msg_option_limits_send),
     };

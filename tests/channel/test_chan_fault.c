@@ -346,6 +346,27 @@ static void hostile_frames_out_of_place_give_eproto(void **state)
     }
 }
 
+/* The copy of a small frame next to tail is only a hint: a peer that writes garbage there
+ * (or a header that does not decode) cannot make the reader take anything but the frame
+ * in the ring. */
+static void hostile_mirror_is_ignored(void **state)
+{
+    (void)state;
+    mproc_chan *a, *b;
+    assert_ok(mproc_chan_pair(&a, &b));
+    assert_ok(mproc_chan_send(b, "ring", 4, 0));
+    for (size_t i = 0; i < sizeof b->rout->mword / sizeof b->rout->mword[0]; i++)
+        atomic_store(&b->rout->mword[i], 0xdeadbeefdeadbeefull);
+    char out[8];
+    size_t len;
+    assert_ok(mproc_chan_recv_into(a, out, sizeof out, &len, 0));
+    assert_int_equal(len, 4);
+    assert_memory_equal(out, "ring", 4);
+    assert_code(mproc_chan_recv_into(a, out, sizeof out, &len, 0), MPROC_ETIMEDOUT);
+    mproc_chan_free(a);
+    mproc_chan_free(b);
+}
+
 static void hostile_index_gives_eproto(void **state)
 {
     (void)state;
@@ -685,6 +706,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(hostile_huge_lengths_give_eproto),
         cmocka_unit_test(hostile_big_claim_allocates_little),
         cmocka_unit_test(hostile_frames_out_of_place_give_eproto),
+        cmocka_unit_test(hostile_mirror_is_ignored),
         cmocka_unit_test(hostile_index_gives_eproto),
         cmocka_unit_test(truncated_frame_then_close_gives_eproto),
         cmocka_unit_test(hostile_fd_records_give_eproto),
