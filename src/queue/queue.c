@@ -49,6 +49,18 @@ static inline void q_spin_pause(unsigned i)
         mproc__q_pause(1);
 }
 
+/* Copies a payload in two halves, passing the fault point between them (tests kill a
+ * process there to leave a half-copied message behind). */
+static inline void copy_halves(void *dst, const void *src, size_t n, int point)
+{
+    if (!n)
+        return;
+    memcpy(dst, src, n / 2);
+    Q_FAULT(point);
+    (void)point;
+    memcpy((unsigned char *)dst + n / 2, (const unsigned char *)src + n / 2, n - n / 2);
+}
+
 /* What a would-block was waiting behind: a record another process owns, since when. */
 struct qblock {
     uint64_t pos, stamp;
@@ -186,12 +198,8 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t
     }
     struct qrec *r = q_rec(q, t);
     *committed = len <= Q_INLOCK_MAX;
-    if (*committed && len) {
-        unsigned char *dst = (unsigned char *)(r + 1);
-        memcpy(dst, msg, len / 2);
-        Q_FAULT(MPROC_QF_PUT_INLOCK_MIDCOPY);
-        memcpy(dst + len / 2, (const unsigned char *)msg + len / 2, len - len / 2);
-    }
+    if (*committed)
+        copy_halves(r + 1, msg, len, MPROC_QF_PUT_INLOCK_MIDCOPY);
     r->len = len;
     r->seq = (uint32_t)seq;
     atomic_store_explicit(&r->stamp, q_stamp(t, me, QS_CLAIMED), memory_order_release);
@@ -224,10 +232,7 @@ static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, s
         return err;
     if (!committed) {
         Q_FAULT(MPROC_QF_PUT_CLAIMED);
-        unsigned char *dst = (unsigned char *)(r + 1);
-        memcpy(dst, msg, len / 2);
-        Q_FAULT(MPROC_QF_PUT_MIDCOPY);
-        memcpy(dst + len / 2, (const unsigned char *)msg + len / 2, len - len / 2);
+        copy_halves(r + 1, msg, len, MPROC_QF_PUT_MIDCOPY);
         Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
         /* seq_cst CAS: a full barrier between publishing the message and reading
          * items_sleep, pairing with the sleeper's store-then-check (no lost wake-up). A
@@ -358,12 +363,7 @@ static int finish_get(mproc_queue *q, uint32_t me, struct qrec *r, uint64_t pos,
     }
     Q_FAULT(MPROC_QF_GET_TAKEN);
     uint32_t n = r->len;
-    const unsigned char *src = (const unsigned char *)(r + 1);
-    if (n) {
-        memcpy(buf, src, n / 2);
-        Q_FAULT(MPROC_QF_GET_MIDCOPY);
-        memcpy((unsigned char *)buf + n / 2, src + n / 2, n - n / 2);
-    }
+    copy_halves(buf, r + 1, n, MPROC_QF_GET_MIDCOPY);
     *len = n;
     Q_FAULT(MPROC_QF_GET_BEFORE_DONE);
     uint64_t want = q_stamp(pos, me, QS_TAKEN); /* a full barrier and a check, as in try_put */
@@ -396,12 +396,7 @@ static int get_in_lock(mproc_queue *q, struct qrec *r, uint64_t h, void *buf, si
 {
     struct qshm *hd = q->h;
     uint32_t n = r->len;
-    const unsigned char *src = (const unsigned char *)(r + 1);
-    if (n) {
-        memcpy(buf, src, n / 2);
-        Q_FAULT(MPROC_QF_GET_INLOCK_MIDCOPY);
-        memcpy((unsigned char *)buf + n / 2, src + n / 2, n - n / 2);
-    }
+    copy_halves(buf, r + 1, n, MPROC_QF_GET_INLOCK_MIDCOPY);
     *len = n;
     advance_head(hd, r, h, QS_COMMITTED);
     Q_FAULT(MPROC_QF_GET_INLOCK_TAKEN);
