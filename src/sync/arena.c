@@ -9,6 +9,7 @@
 #include "sync/sync_int.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "shm/shm_int.h"
 
@@ -75,7 +76,7 @@ void mproc__arena_free(void *obj, size_t size)
     if (u < MAP_UNITS || u + n > ARENA_UNITS)
         return;
     uint64_t m = (n == 64 ? ~0ull : (1ull << n) - 1) << (u % 64);
-    ((struct mproc_lock *)obj)->magic = 0; /* every object starts with the lock's layout */
+    ((struct mproc__obj_head *)obj)->magic = 0;
     atomic_fetch_and(&((_Atomic uint64_t *)arena)[u / 64], ~m);
 }
 
@@ -89,4 +90,42 @@ int mproc__region_place(void *region, size_t offset, size_t size, void **obj, ui
     *obj = (char *)region + offset;
     *hdr_off = MPROC__SHM_HDR + (uint64_t)offset;
     return 0;
+}
+
+int mproc__obj_make(int from_arena, void *region, size_t offset, size_t size, void **obj,
+                    uint64_t *hdr_off, unsigned *flags)
+{
+    if (!from_arena)
+        return mproc__region_place(region, offset, size, obj, hdr_off);
+    *flags |= MPROC__F_ARENA;
+    return mproc__arena_alloc(size, obj, hdr_off);
+}
+
+void mproc__obj_publish(void *obj, uint32_t magic, unsigned flags)
+{
+    struct mproc__obj_head *h = obj;
+    h->flags = flags;
+    h->creator = (int32_t)getpid();
+    atomic_thread_fence(memory_order_release);
+    h->magic = magic;
+}
+
+int mproc__obj_attach(void **out, void *region, size_t offset, size_t size, uint32_t magic)
+{
+    if (!out)
+        return MPROC_EINVAL;
+    *out = NULL;
+    void *obj;
+    uint64_t off;
+    if (mproc__region_place(region, offset, size, &obj, &off) < 0 || !mproc__obj_ok(obj, magic))
+        return MPROC_EINVAL;
+    *out = obj;
+    return 0;
+}
+
+void mproc__obj_free(void *obj, size_t size, uint32_t magic)
+{
+    const struct mproc__obj_head *h = obj;
+    if (mproc__obj_ok(obj, magic) && (h->flags & MPROC__F_ARENA) && h->creator == (int32_t)getpid())
+        mproc__arena_free(obj, size);
 }

@@ -33,6 +33,8 @@ struct mproc_cond {
     uint64_t reserved[3];
 };
 _Static_assert(sizeof(struct mproc_cond) == MPROC_COND_SIZE, "cond size");
+_Static_assert(offsetof(struct mproc_cond, creator) == offsetof(struct mproc__obj_head, creator),
+               "cond head");
 
 struct mproc_barrier {
     _Atomic uint32_t gen; /* bumped when a generation ends, released or broken */
@@ -49,24 +51,34 @@ struct mproc_barrier {
     struct mproc_lock guard;
 };
 _Static_assert(sizeof(struct mproc_barrier) == MPROC_BARRIER_SIZE, "barrier size");
+_Static_assert(offsetof(struct mproc_barrier, creator) == offsetof(struct mproc__obj_head, creator),
+               "barrier head");
 
 /* ---- condition ---- */
 
 static int cond_ok(const struct mproc_cond *c)
 {
-    return c && c->magic == COND_MAGIC;
+    return mproc__obj_ok(c, COND_MAGIC);
 }
 
-static void cond_place(struct mproc_cond *c, uint64_t off, uint64_t lock_off, unsigned flags)
+/* mproc_cond_new (arena) and mproc_cond_init; lock_off: the lock's distance from the
+ * region header, already checked. */
+static int cond_make(mproc_cond **out, int arena, void *region, size_t offset, uint64_t lock_off)
 {
+    void *obj;
+    uint64_t off;
+    unsigned flags = 0;
+    int rc = mproc__obj_make(arena, region, offset, sizeof(struct mproc_cond), &obj, &off, &flags);
+    if (rc < 0)
+        return rc;
+    struct mproc_cond *c = obj;
     atomic_store(&c->seq, 0);
     atomic_store(&c->sleepers, 0);
-    c->flags = flags;
     c->hdr_off = off;
     c->lock_off = lock_off;
-    c->creator = (int32_t)getpid();
-    atomic_thread_fence(memory_order_release);
-    c->magic = COND_MAGIC;
+    mproc__obj_publish(c, COND_MAGIC, flags);
+    *out = c;
+    return 0;
 }
 
 mproc_lock *mproc_cond_lock(mproc_cond *c)
@@ -78,19 +90,12 @@ mproc_lock *mproc_cond_lock(mproc_cond *c)
 
 int mproc_cond_new(mproc_cond **out, mproc_lock *lock)
 {
-    if (!out || !lock || lock->magic != MPROC__LOCK_MAGIC)
+    if (!out || !mproc__obj_ok(lock, MPROC__LOCK_MAGIC))
         return MPROC_EINVAL;
     *out = NULL;
     if (!(lock->flags & MPROC__F_ARENA))
         return MPROC_EINVAL; /* a region's lock: use mproc_cond_init in that region */
-    void *obj;
-    uint64_t off;
-    int rc = mproc__arena_alloc(sizeof(struct mproc_cond), &obj, &off);
-    if (rc < 0)
-        return rc;
-    cond_place(obj, off, lock->hdr_off, MPROC__F_ARENA);
-    *out = obj;
-    return 0;
+    return cond_make(out, 1, NULL, 0, lock->hdr_off);
 }
 
 int mproc_cond_init(mproc_cond **out, void *region, size_t offset, size_t lock_offset)
@@ -98,36 +103,22 @@ int mproc_cond_init(mproc_cond **out, void *region, size_t offset, size_t lock_o
     if (!out)
         return MPROC_EINVAL;
     *out = NULL;
-    void *obj, *lk;
-    uint64_t off, lock_off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_cond), &obj, &off);
-    if (rc == 0)
-        rc = mproc__region_place(region, lock_offset, sizeof(struct mproc_lock), &lk, &lock_off);
-    if (rc < 0 || ((struct mproc_lock *)lk)->magic != MPROC__LOCK_MAGIC || offset == lock_offset)
+    void *lk;
+    uint64_t lock_off;
+    int rc = mproc__region_place(region, lock_offset, sizeof(struct mproc_lock), &lk, &lock_off);
+    if (rc < 0 || !mproc__obj_ok(lk, MPROC__LOCK_MAGIC) || offset == lock_offset)
         return MPROC_EINVAL;
-    cond_place(obj, off, lock_off, 0);
-    *out = obj;
-    return 0;
+    return cond_make(out, 0, region, offset, lock_off);
 }
 
 int mproc_cond_attach(mproc_cond **out, void *region, size_t offset)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_cond), &obj, &off);
-    if (rc < 0 || !cond_ok(obj))
-        return MPROC_EINVAL;
-    *out = obj;
-    return 0;
+    return mproc__obj_attach((void **)out, region, offset, sizeof(struct mproc_cond), COND_MAGIC);
 }
 
 void mproc_cond_free(mproc_cond *c)
 {
-    if (cond_ok(c) && (c->flags & MPROC__F_ARENA) && c->creator == (int32_t)getpid())
-        mproc__arena_free(c, sizeof *c);
+    mproc__obj_free(c, sizeof *c, COND_MAGIC);
 }
 
 int mproc_cond_wait(mproc_cond *c, int timeout_ms)
@@ -199,71 +190,53 @@ int mproc_cond_notify_all(mproc_cond *c)
 
 static int barrier_ok(const struct mproc_barrier *b)
 {
-    return b && b->magic == BARRIER_MAGIC;
+    return mproc__obj_ok(b, BARRIER_MAGIC);
 }
 
-static void barrier_place(struct mproc_barrier *b, uint64_t off, unsigned flags, int parties)
+/* mproc_barrier_new (arena) and mproc_barrier_init. */
+static int barrier_make(mproc_barrier **out, int arena, void *region, size_t offset, int parties)
 {
+    if (!out || parties < 1)
+        return MPROC_EINVAL;
+    *out = NULL;
+    void *obj;
+    uint64_t off;
+    unsigned flags = 0;
+    int rc =
+        mproc__obj_make(arena, region, offset, sizeof(struct mproc_barrier), &obj, &off, &flags);
+    if (rc < 0)
+        return rc;
+    struct mproc_barrier *b = obj;
     atomic_store(&b->gen, 0);
     atomic_store(&b->count, 0);
     atomic_store(&b->broken, 0);
     atomic_store(&b->broken_gens, 0);
     b->parties = parties;
-    b->flags = flags;
     b->hdr_off = off;
-    b->creator = (int32_t)getpid();
-    atomic_thread_fence(memory_order_release);
-    b->magic = BARRIER_MAGIC;
+    mproc__obj_publish(b, BARRIER_MAGIC, flags);
+    *out = b;
+    return 0;
 }
 
 int mproc_barrier_new(mproc_barrier **out, int parties)
 {
-    if (!out || parties < 1)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__arena_alloc(sizeof(struct mproc_barrier), &obj, &off);
-    if (rc < 0)
-        return rc;
-    barrier_place(obj, off, MPROC__F_ARENA, parties);
-    *out = obj;
-    return 0;
+    return barrier_make(out, 1, NULL, 0, parties);
 }
 
 int mproc_barrier_init(mproc_barrier **out, void *region, size_t offset, int parties)
 {
-    if (!out || parties < 1)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_barrier), &obj, &off);
-    if (rc < 0)
-        return rc;
-    barrier_place(obj, off, 0, parties);
-    *out = obj;
-    return 0;
+    return barrier_make(out, 0, region, offset, parties);
 }
 
 int mproc_barrier_attach(mproc_barrier **out, void *region, size_t offset)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_barrier), &obj, &off);
-    if (rc < 0 || !barrier_ok(obj))
-        return MPROC_EINVAL;
-    *out = obj;
-    return 0;
+    return mproc__obj_attach((void **)out, region, offset, sizeof(struct mproc_barrier),
+                             BARRIER_MAGIC);
 }
 
 void mproc_barrier_free(mproc_barrier *b)
 {
-    if (barrier_ok(b) && (b->flags & MPROC__F_ARENA) && b->creator == (int32_t)getpid())
-        mproc__arena_free(b, sizeof *b);
+    mproc__obj_free(b, sizeof *b, BARRIER_MAGIC);
 }
 
 /* The guard protects a few words only; a holder that died left them whole or not yet

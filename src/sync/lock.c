@@ -34,7 +34,7 @@
 
 static int lock_ok(const struct mproc_lock *l)
 {
-    return l && l->magic == MPROC__LOCK_MAGIC;
+    return mproc__obj_ok(l, MPROC__LOCK_MAGIC);
 }
 
 static void set_owner(struct mproc_lock *l, uint64_t id)
@@ -212,66 +212,45 @@ int mproc__lock_release(struct mproc_lock *l)
 
 /* ---- public API ---- */
 
-static void lock_setup(struct mproc_lock *l, unsigned flags, uint64_t hdr_off)
+/* mproc_lock_new (arena) and mproc_lock_init. */
+static int lock_make(mproc_lock **out, int arena, void *region, size_t offset, unsigned flags)
 {
-    l->flags = flags;
-    l->hdr_off = hdr_off;
-    l->creator = (int32_t)getpid();
+    if (!out || (flags & ~MPROC_LOCK_FLAGS_ALL))
+        return MPROC_EINVAL;
+    *out = NULL;
+    void *obj;
+    uint64_t off;
+    int rc = mproc__obj_make(arena, region, offset, sizeof(struct mproc_lock), &obj, &off, &flags);
+    if (rc < 0)
+        return rc;
+    struct mproc_lock *l = obj;
+    l->hdr_off = off;
     atomic_store(&l->word, 0);
-    atomic_store_explicit(&l->died, 0, memory_order_release);
-    l->magic = MPROC__LOCK_MAGIC;
+    atomic_store(&l->died, 0);
+    mproc__obj_publish(l, MPROC__LOCK_MAGIC, flags);
+    *out = l;
+    return 0;
 }
 
 int mproc_lock_new(mproc_lock **out, unsigned flags)
 {
-    if (!out || (flags & ~MPROC_LOCK_FLAGS_ALL))
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__arena_alloc(sizeof(struct mproc_lock), &obj, &off);
-    if (rc < 0)
-        return rc;
-    lock_setup(obj, flags | MPROC__F_ARENA, off);
-    *out = obj;
-    return 0;
+    return lock_make(out, 1, NULL, 0, flags);
 }
 
 int mproc_lock_init(mproc_lock **out, void *region, size_t offset, unsigned flags)
 {
-    if (!out || (flags & ~MPROC_LOCK_FLAGS_ALL))
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_lock), &obj, &off);
-    if (rc < 0)
-        return rc;
-    lock_setup(obj, flags, off);
-    *out = obj;
-    return 0;
+    return lock_make(out, 0, region, offset, flags);
 }
 
 int mproc_lock_attach(mproc_lock **out, void *region, size_t offset)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_lock), &obj, &off);
-    if (rc < 0)
-        return rc;
-    if (!lock_ok(obj))
-        return MPROC_EINVAL;
-    *out = obj;
-    return 0;
+    return mproc__obj_attach((void **)out, region, offset, sizeof(struct mproc_lock),
+                             MPROC__LOCK_MAGIC);
 }
 
 void mproc_lock_free(mproc_lock *l)
 {
-    if (lock_ok(l) && (l->flags & MPROC__F_ARENA) && l->creator == (int32_t)getpid())
-        mproc__arena_free(l, sizeof *l);
+    mproc__obj_free(l, sizeof *l, MPROC__LOCK_MAGIC);
 }
 
 int mproc_lock_acquire(mproc_lock *l, int timeout_ms)

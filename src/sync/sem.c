@@ -16,19 +16,21 @@
 #define EVENT_MAGIC 0x45564e31u /* "EVN1" */
 
 struct mproc_sem {
-    _Atomic uint32_t value;
+    _Atomic uint32_t value; /* starts with struct mproc__obj_head */
     uint32_t magic;
     uint32_t flags;
+    int32_t creator;
     int32_t max; /* 0: unbounded */
     _Atomic uint32_t sleepers;
-    int32_t creator;
     uint64_t hdr_off;
     uint64_t reserved[4];
 };
 _Static_assert(sizeof(struct mproc_sem) == MPROC_SEM_SIZE, "sem size");
+_Static_assert(offsetof(struct mproc_sem, creator) == offsetof(struct mproc__obj_head, creator),
+               "sem head");
 
 struct mproc_event {
-    _Atomic uint32_t word; /* generation << 1 | set bit: a set always changes it */
+    _Atomic uint32_t word; /* generation << 1 | set bit: a set always changes it (the head) */
     uint32_t magic;
     uint32_t flags;
     int32_t creator;
@@ -38,78 +40,56 @@ struct mproc_event {
     uint64_t reserved[4];
 };
 _Static_assert(sizeof(struct mproc_event) == MPROC_EVENT_SIZE, "event size");
+_Static_assert(offsetof(struct mproc_event, creator) == offsetof(struct mproc__obj_head, creator),
+               "event head");
 
 /* ---- semaphore ---- */
 
 static int sem_ok(const struct mproc_sem *s)
 {
-    return s && s->magic == SEM_MAGIC;
+    return mproc__obj_ok(s, SEM_MAGIC);
 }
 
-static int sem_place(mproc_sem **out, void *obj, uint64_t off, unsigned flags, int value, int max)
+/* mproc_sem_new (arena) and mproc_sem_init. */
+static int sem_make(mproc_sem **out, int arena, void *region, size_t offset, int value, int max)
 {
+    if (!out || value < 0 || max < 0 || (max != 0 && value > max))
+        return MPROC_EINVAL;
+    *out = NULL;
+    void *obj;
+    uint64_t off;
+    unsigned flags = 0;
+    int rc = mproc__obj_make(arena, region, offset, sizeof(struct mproc_sem), &obj, &off, &flags);
+    if (rc < 0)
+        return rc;
     struct mproc_sem *s = obj;
     atomic_store(&s->value, (uint32_t)value);
     s->max = max;
-    s->flags = flags;
     s->hdr_off = off;
-    s->creator = (int32_t)getpid();
     atomic_store(&s->sleepers, 0);
-    atomic_thread_fence(memory_order_release);
-    s->magic = SEM_MAGIC;
+    mproc__obj_publish(s, SEM_MAGIC, flags);
     *out = s;
     return 0;
 }
 
-static int sem_args_ok(mproc_sem **out, int value, int max)
-{
-    return out && value >= 0 && max >= 0 && (max == 0 || value <= max);
-}
-
 int mproc_sem_new(mproc_sem **out, int value, int max_value)
 {
-    if (!sem_args_ok(out, value, max_value))
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__arena_alloc(sizeof(struct mproc_sem), &obj, &off);
-    if (rc < 0)
-        return rc;
-    return sem_place(out, obj, off, MPROC__F_ARENA, value, max_value);
+    return sem_make(out, 1, NULL, 0, value, max_value);
 }
 
 int mproc_sem_init(mproc_sem **out, void *region, size_t offset, int value, int max_value)
 {
-    if (!sem_args_ok(out, value, max_value))
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_sem), &obj, &off);
-    if (rc < 0)
-        return rc;
-    return sem_place(out, obj, off, 0, value, max_value);
+    return sem_make(out, 0, region, offset, value, max_value);
 }
 
 int mproc_sem_attach(mproc_sem **out, void *region, size_t offset)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_sem), &obj, &off);
-    if (rc < 0 || !sem_ok(obj))
-        return MPROC_EINVAL;
-    *out = obj;
-    return 0;
+    return mproc__obj_attach((void **)out, region, offset, sizeof(struct mproc_sem), SEM_MAGIC);
 }
 
 void mproc_sem_free(mproc_sem *s)
 {
-    if (sem_ok(s) && (s->flags & MPROC__F_ARENA) && s->creator == (int32_t)getpid())
-        mproc__arena_free(s, sizeof *s);
+    mproc__obj_free(s, sizeof *s, SEM_MAGIC);
 }
 
 static int sem_try(struct mproc_sem *s)
@@ -169,68 +149,48 @@ int mproc_sem_value(const mproc_sem *s)
 
 static int event_ok(const struct mproc_event *e)
 {
-    return e && e->magic == EVENT_MAGIC;
+    return mproc__obj_ok(e, EVENT_MAGIC);
 }
 
-static void event_place(struct mproc_event *e, uint64_t off, unsigned flags)
+/* mproc_event_new (arena) and mproc_event_init. */
+static int event_make(mproc_event **out, int arena, void *region, size_t offset)
 {
+    if (!out)
+        return MPROC_EINVAL;
+    *out = NULL;
+    void *obj;
+    uint64_t off;
+    unsigned flags = 0;
+    int rc = mproc__obj_make(arena, region, offset, sizeof(struct mproc_event), &obj, &off, &flags);
+    if (rc < 0)
+        return rc;
+    struct mproc_event *e = obj;
     atomic_store(&e->word, 0);
     atomic_store(&e->sleepers, 0);
-    e->flags = flags;
     e->hdr_off = off;
-    e->creator = (int32_t)getpid();
-    atomic_thread_fence(memory_order_release);
-    e->magic = EVENT_MAGIC;
+    mproc__obj_publish(e, EVENT_MAGIC, flags);
+    *out = e;
+    return 0;
 }
 
 int mproc_event_new(mproc_event **out)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__arena_alloc(sizeof(struct mproc_event), &obj, &off);
-    if (rc < 0)
-        return rc;
-    event_place(obj, off, MPROC__F_ARENA);
-    *out = obj;
-    return 0;
+    return event_make(out, 1, NULL, 0);
 }
 
 int mproc_event_init(mproc_event **out, void *region, size_t offset)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_event), &obj, &off);
-    if (rc < 0)
-        return rc;
-    event_place(obj, off, 0);
-    *out = obj;
-    return 0;
+    return event_make(out, 0, region, offset);
 }
 
 int mproc_event_attach(mproc_event **out, void *region, size_t offset)
 {
-    if (!out)
-        return MPROC_EINVAL;
-    *out = NULL;
-    void *obj;
-    uint64_t off;
-    int rc = mproc__region_place(region, offset, sizeof(struct mproc_event), &obj, &off);
-    if (rc < 0 || !event_ok(obj))
-        return MPROC_EINVAL;
-    *out = obj;
-    return 0;
+    return mproc__obj_attach((void **)out, region, offset, sizeof(struct mproc_event), EVENT_MAGIC);
 }
 
 void mproc_event_free(mproc_event *e)
 {
-    if (event_ok(e) && (e->flags & MPROC__F_ARENA) && e->creator == (int32_t)getpid())
-        mproc__arena_free(e, sizeof *e);
+    mproc__obj_free(e, sizeof *e, EVENT_MAGIC);
 }
 
 int mproc_event_set(mproc_event *e)

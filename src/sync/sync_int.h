@@ -35,6 +35,37 @@ uint64_t mproc__self_start(void);
  * start; 0 if not. */
 int mproc__tid_alive(uint32_t tid, uint64_t start);
 
+/* ---- the common head and the constructors (arena.c) ------------------------------------- */
+
+/* Every sync object starts with these 16 bytes: its own futex word, then what the shared
+ * constructors, attach and free below need, at the same place in every type. */
+struct mproc__obj_head {
+    _Atomic uint32_t word; /* the object's own (lock word, semaphore value, ...) */
+    uint32_t magic;        /* the type's magic once initialised, 0 before and after */
+    uint32_t flags;        /* the type's flags, MPROC__F_ARENA */
+    int32_t creator;       /* pid that made it (arena objects are freed only there) */
+};
+
+/* 1 if obj is an initialised object of this type. */
+static inline int mproc__obj_ok(const void *obj, uint32_t magic)
+{
+    return obj && ((const struct mproc__obj_head *)obj)->magic == magic;
+}
+
+/* A constructor's memory: size bytes from the process's arena (from_arena: *flags gains
+ * MPROC__F_ARENA), or at region + offset. *hdr_off as mproc__arena_alloc. */
+int mproc__obj_make(int from_arena, void *region, size_t offset, size_t size, void **obj,
+                    uint64_t *hdr_off, unsigned *flags);
+/* Ends a constructor once the type's own fields are set: records flags and the creator,
+ * then publishes the magic after everything else. */
+void mproc__obj_publish(void *obj, uint32_t magic, unsigned flags);
+/* The _attach of every type: region + offset must hold an initialised object of size
+ * bytes with this magic. 0 and *out, or MPROC_EINVAL (*out NULL). */
+int mproc__obj_attach(void **out, void *region, size_t offset, size_t size, uint32_t magic);
+/* The _free of every type: an arena object goes back to the arena, in its creator only;
+ * anything else (NULL, a region's object, another type) is left alone. */
+void mproc__obj_free(void *obj, size_t size, uint32_t magic);
+
 /* ---- placement (arena.c) ---------------------------------------------------------------- */
 
 /* Takes size bytes (a multiple of 64, at most 4096) from the process's shared arena.
@@ -65,14 +96,16 @@ struct mproc_lock {
     _Atomic uint32_t word;     /* 0 free, else holder TID | LOCK_WAITERS, or LOCK_NOTREC */
     uint32_t magic;            /* LOCK_MAGIC once initialised */
     uint32_t flags;            /* MPROC_RECURSIVE, MPROC_NO_DEADLOCK, MPROC__F_ARENA */
+    int32_t creator;           /* pid that made it (arena frees only there) */
     uint32_t depth;            /* recursion depth; only the holder touches it */
     _Atomic uint32_t died;     /* 1 while an owner-died state is not yet repaired */
-    int32_t creator;           /* pid that made it (arena frees only there) */
     _Atomic uint64_t owner_id; /* holder TID << 40 | start time & (2^40 - 1) */
     uint64_t hdr_off;          /* distance from the region header */
     uint64_t reserved[3];
 };
 _Static_assert(sizeof(struct mproc_lock) == MPROC_LOCK_SIZE, "lock size");
+_Static_assert(offsetof(struct mproc_lock, creator) == offsetof(struct mproc__obj_head, creator),
+               "lock head");
 
 /* Acquire/release without the magic check, for locks embedded in other objects and in
  * the deadlock domain (zero-filled memory is a free lock). detect: join deadlock detection.
