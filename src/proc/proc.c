@@ -27,6 +27,20 @@
 
 static int signal_proc(const mproc_proc *p, int sig);
 
+/* ThreadSanitizer runs an application's signal handler that arrives during a system call
+ * it does not know to block (our raw waitid) only once that call returns: a handler would
+ * wait for the child. TSan builds poll first, as waits with a deadline do. */
+#if defined(__SANITIZE_THREAD__)
+#define WAIT_POLLS_FIRST 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WAIT_POLLS_FIRST 1
+#endif
+#endif
+#ifndef WAIT_POLLS_FIRST
+#define WAIT_POLLS_FIRST 0
+#endif
+
 static int leads_group(const mproc_proc *p)
 {
     return (p->flags & (MPROC_NEW_PGROUP | MPROC_NEW_SESSION | MPROC_DETACHED)) != 0;
@@ -183,7 +197,7 @@ int mproc_proc_wait(mproc_proc *p, int timeout_ms, mproc_status *st)
 {
     if (!p || !mproc__timeout_ok(timeout_ms))
         return MPROC_EINVAL;
-    if (timeout_ms < 0 && !p->reaped && p->kill_deadline == INT64_MAX &&
+    if (!WAIT_POLLS_FIRST && timeout_ms < 0 && !p->reaped && p->kill_deadline == INT64_MAX &&
         !(p->flags & MPROC_DETACHED)) {
         /* No deadline: waitid itself blocks until our child ends (EINTR is retried), with
          * no poll first. A detached child is not ours: waitid would not wait for it. */
