@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -41,8 +42,21 @@ struct fork_call {
     int restore_mask; /* forked on the spawner thread: the child restores mask */
     pid_t pid;
     int err;
-    int pidfd; /* from clone(CLONE_PIDFD) in the fallback below, else -1 */
+    int pidfd;           /* from clone(CLONE_PIDFD) in the fallback below, else -1 */
+    int sigchld_ignored; /* asked once per call: the kernel would reap the child itself */
 };
+
+/* 1 if f may hold output not yet written. Read from glibc's FILE fields where they are
+ * public: __fpending's page of libc code is one more page the child would fault in. A
+ * wide-oriented stream is taken as pending (its buffer is elsewhere). */
+static int has_pending(FILE *f)
+{
+#ifdef __GLIBC__
+    return f->_mode > 0 || f->_IO_write_ptr > f->_IO_write_base;
+#else
+    return __fpending(f) > 0;
+#endif
+}
 
 /* ---- in the child ---- */
 
@@ -90,9 +104,9 @@ static _Noreturn void fork_child(struct fork_call *fc)
     int code = fc->fn(fc->arg) & 0xff;
     /* Flush only what is pending: fflush takes the stream's lock, a write that costs a
      * copy-on-write page fault in every child, pending output or not. */
-    if (__fpending(stdout) > 0)
+    if (has_pending(stdout))
         fflush(stdout);
-    if (__fpending(stderr) > 0)
+    if (has_pending(stderr))
         fflush(stderr);
     if (fc->exit_word)
         __atomic_store_n(fc->exit_word, MPROC__WORD_EXITED | code, __ATOMIC_RELEASE);
@@ -110,7 +124,7 @@ static int pidfd_open_missing(void)
     static _Atomic int cached = -1;
     int v = atomic_load(&cached);
     if (v < 0) {
-        int fd = mproc__pidfd_open(getpid());
+        int fd = mproc__pidfd_open(mproc__self_pid());
         v = fd == MPROC_ENOSYS;
         mproc__close(fd);
         atomic_store(&cached, v);
@@ -180,7 +194,7 @@ static int start(struct fork_call *fc, const mproc_opts *o)
         if (rc < 0)
             return rc;
     }
-    if (mproc__sigchld_ignored()) {
+    if (fc->sigchld_ignored) {
         void *w =
             mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (w == MAP_FAILED)
@@ -189,9 +203,9 @@ static int start(struct fork_call *fc, const mproc_opts *o)
     }
     /* or the child would write the parent's pending output again; only when some is
      * pending, since the stream lock is a write the child then pays a page copy for */
-    if (__fpending(stdout) > 0)
+    if (has_pending(stdout))
         fflush(stdout);
-    if (__fpending(stderr) > 0)
+    if (has_pending(stderr))
         fflush(stderr);
     int rc;
     if (!mproc__is_main_thread()) {
@@ -240,26 +254,16 @@ static int attach(struct fork_call *fc, int *pidfd, int *stage)
     return rc;
 }
 
-/* Wraps the new child in a handle (which takes the exit word); on ENOMEM the child is
- * killed and reaped. */
-static int make_handle(mproc_proc **out, struct fork_call *fc, int pidfd, const mproc_opts *o)
+/* Fills in the handle allocated before the fork (which takes the exit word). */
+static void make_handle(mproc_proc *p, struct fork_call *fc, int pidfd, const mproc_opts *o)
 {
-    *out = mproc__proc_new(fc->pid, pidfd, fc->pp, o);
-    if (!*out) {
-        if (pidfd >= 0) {
-            (void)mproc__pidfd_signal(pidfd, SIGKILL);
-            mproc__reap_now(fc->pid, pidfd);
-            mproc__close(pidfd);
-        }
-        return MPROC_ENOMEM;
-    }
-    (*out)->exit_word = fc->exit_word;
+    mproc__proc_init(p, fc->pid, pidfd, fc->pp, o, fc->sigchld_ignored);
+    p->exit_word = fc->exit_word;
     fc->exit_word = NULL;
     if (pidfd < 0) { /* see attach() */
-        (*out)->reaped = (*out)->lost = 1;
+        p->reaped = p->lost = 1;
         mproc__registry_remove(fc->pid);
     }
-    return 0;
 }
 
 int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_opts *opts)
@@ -276,25 +280,35 @@ int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, const mproc_op
     mproc__prep_init(&pp);
     struct fork_call fc = {.pp = &pp, .fn = fn, .arg = arg, .report = {-1, -1}, .pidfd = -1};
     int stage = MPROC_STAGE_NONE, pidfd = -1;
+    mproc_proc *h = NULL;
     int rc = mproc__prep_common(&pp, o);
     if (rc == 0 && (o->flags & MPROC_DETACHED))
         rc = MPROC_ENOTSUP; /* a detached fork would need a double fork; spawn it instead */
     if (rc < 0)
         goto fail;
     pp.c.name = o->name;
+    /* Before the fork: every write the parent makes after it costs a page copy. */
+    h = mproc__proc_alloc();
+    if (!h) {
+        rc = MPROC_ENOMEM;
+        goto fail;
+    }
+    fc.sigchld_ignored = mproc__sigchld_ignored();
     mproc__registry_creating();
     rc = start(&fc, o);
     if (rc < 0)
         stage = fc.err ? MPROC_STAGE_FORK : MPROC_STAGE_NONE; /* fork, or our own setup */
     else if ((rc = attach(&fc, &pidfd, &stage)) == 0)
-        rc = make_handle(out, &fc, pidfd, o);
+        make_handle(h, &fc, pidfd, o);
     mproc__registry_created();
     if (rc < 0)
         goto fail;
+    *out = h;
     mproc__close(fc.report[0]);
     mproc__prep_release(&pp, 1);
     return 0;
 fail:
+    free(h);
     mproc__set_failure(o, stage, rc);
     mproc__close(fc.report[0]);
     mproc__close(fc.report[1]);

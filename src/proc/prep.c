@@ -172,7 +172,7 @@ int mproc__prep_common(struct mproc__prep *pp, const mproc_opts *o)
     pp->c.nrlimits = o->rlimits_count;
     pp->c.cpu_set = o->cpu_set;
     pp->c.cpu_set_size = o->cpu_set_size;
-    pp->c.parent = (o->flags & MPROC_DETACHED) ? 0 : getpid();
+    pp->c.parent = (o->flags & MPROC_DETACHED) ? 0 : mproc__self_pid();
     if (o->nice) {
         errno = 0;
         int cur = getpriority(PRIO_PROCESS, 0);

@@ -4,7 +4,8 @@
  *
  * Children are tracked by pidfd: waits poll it (readable once the child ended) and
  * collect with waitid(P_PIDFD), signals go through pidfd_send_signal, so a recycled pid
- * is never hit. No SIGCHLD handler, no waitpid(-1).
+ * is never hit. A wait with no deadline skips the poll: waitid(P_PIDFD) alone blocks
+ * until the child ends. No SIGCHLD handler, no waitpid(-1).
  *
  * SIGCHLD ignored (inherited SIG_IGN or SA_NOCLDWAIT): the kernel then reaps our
  * children itself. We cannot avoid that for spawned commands (execve resets a child's
@@ -25,6 +26,20 @@
 #include <unistd.h>
 
 static int signal_proc(const mproc_proc *p, int sig);
+
+/* ThreadSanitizer runs an application's signal handler that arrives during a system call
+ * it does not know to block (our raw waitid) only once that call returns: a handler would
+ * wait for the child. TSan builds poll first, as waits with a deadline do. */
+#if defined(__SANITIZE_THREAD__)
+#define WAIT_POLLS_FIRST 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WAIT_POLLS_FIRST 1
+#endif
+#endif
+#ifndef WAIT_POLLS_FIRST
+#define WAIT_POLLS_FIRST 0
+#endif
 
 static int leads_group(const mproc_proc *p)
 {
@@ -48,20 +63,31 @@ int mproc__sigchld_ignored(void)
     return sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT);
 }
 
-mproc_proc *mproc__proc_new(pid_t pid, int pidfd, struct mproc__prep *pp, const mproc_opts *o)
+mproc_proc *mproc__proc_alloc(void)
 {
-    mproc_proc *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->pid = pid;
-    p->pidfd = pidfd;
-    p->flags = o->flags;
+    /* Not calloc (nor malloc and memset, which compilers merge into calloc): glibc's
+     * calloc never takes from the thread's cache of freed chunks, so that cache stays
+     * full and mproc_proc_free's free() then writes malloc's shared state, a page the
+     * parent would copy after each fork. mproc__proc_init sets every field. */
+    return malloc(sizeof(mproc_proc));
+}
+
+void mproc__proc_init(mproc_proc *p, pid_t pid, int pidfd, struct mproc__prep *pp,
+                      const mproc_opts *o, int autoreaped)
+{
+    *p = (mproc_proc){.pid = pid, .pidfd = pidfd, .flags = o->flags, .autoreaped = autoreaped};
     for (int i = 0; i < 3; i++)
         p->stdio[i] = pp->parent_end[i];
     p->kill_deadline = o->kill_after_ms > 0 ? mproc__now_ms() + o->kill_after_ms : INT64_MAX;
-    p->autoreaped = mproc__sigchld_ignored();
     if (!(o->flags & MPROC_DETACHED))
         mproc__registry_add(pid);
+}
+
+mproc_proc *mproc__proc_new(pid_t pid, int pidfd, struct mproc__prep *pp, const mproc_opts *o)
+{
+    mproc_proc *p = mproc__proc_alloc();
+    if (p)
+        mproc__proc_init(p, pid, pidfd, pp, o, mproc__sigchld_ignored());
     return p;
 }
 
@@ -171,6 +197,14 @@ int mproc_proc_wait(mproc_proc *p, int timeout_ms, mproc_status *st)
 {
     if (!p || !mproc__timeout_ok(timeout_ms))
         return MPROC_EINVAL;
+    if (!WAIT_POLLS_FIRST && timeout_ms < 0 && !p->reaped && p->kill_deadline == INT64_MAX &&
+        !(p->flags & MPROC_DETACHED)) {
+        /* No deadline: waitid itself blocks until our child ends (EINTR is retried), with
+         * no poll first. A detached child is not ours: waitid would not wait for it. */
+        int rc = collect(p);
+        if (rc < 0 && rc != MPROC_ECHILD)
+            return rc;
+    }
     int64_t deadline = mproc__deadline(timeout_ms);
     while (!p->reaped) {
         int64_t until = deadline < p->kill_deadline ? deadline : p->kill_deadline;

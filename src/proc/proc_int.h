@@ -81,6 +81,13 @@ struct mproc_proc {
 /* A handle for a created child; takes pidfd and the prep's parent pipe ends. NULL if out
  * of memory (the caller then kills and reaps the child). */
 mproc_proc *mproc__proc_new(pid_t pid, int pidfd, struct mproc__prep *pp, const mproc_opts *o);
+/* The same in two steps, for mproc_fork: the allocation before the fork (calloc's writes
+ * to malloc's state would otherwise each cost the parent a copy-on-write fault), then
+ * every field. Until init the handle is released with free(). autoreaped: SIGCHLD was
+ * ignored at creation (mproc__sigchld_ignored(), asked once by the caller). */
+mproc_proc *mproc__proc_alloc(void);
+void mproc__proc_init(mproc_proc *p, pid_t pid, int pidfd, struct mproc__prep *pp,
+                      const mproc_opts *o, int autoreaped);
 /* 1 if SIGCHLD is ignored (SIG_IGN or SA_NOCLDWAIT): the kernel then reaps our children. */
 int mproc__sigchld_ignored(void);
 /* Blocks until the child ends and collects it (pidfd, or pid if pidfd < 0). */
@@ -102,13 +109,16 @@ int mproc__registry_has(pid_t pid);
  * mproc_reap_orphans() cannot take a new child for an orphan in between. */
 void mproc__registry_creating(void);
 void mproc__registry_created(void);
+/* getpid(), and 1 if the calling thread is the main thread (tid == pid); both answers
+ * are kept on the registry's wipe-on-fork page, so they cost a system call only once
+ * per process (and thread). */
+pid_t mproc__self_pid(void);
+int mproc__is_main_thread(void);
 
 /* ---- spawner.c ---- */
 /* Run fn(arg) on a thread that lives as long as the process, so that children it
  * creates are not killed by PR_SET_PDEATHSIG when the calling thread exits.
  * Returns fn's result, or -errno if the thread could not be started. */
 int mproc__on_spawner_thread(int (*fn)(void *), void *arg);
-/* 1 if the calling thread is the main thread (tid == pid). */
-int mproc__is_main_thread(void);
 
 #endif

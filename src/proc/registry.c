@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The registry lives on a page mapped MADV_WIPEONFORK (Linux 4.14): a forked child finds
@@ -35,7 +36,10 @@ struct reg {
     pthread_mutex_t lock;
     pthread_rwlock_t create;
     size_t len, cap;
-    pid_t *pids; /* inline below, or a heap array once that is full; NULL: not set up */
+    pid_t *pids;            /* inline below, or a heap array once that is full; NULL: not set up */
+    _Atomic pid_t self;     /* our pid, 0 until asked: a forked child finds 0 again */
+    _Atomic int main_known; /* main_thread below is set */
+    pthread_t main_thread;  /* the thread whose tid is our pid; written by it, once */
     pid_t inline_pids[REG_INLINE];
 };
 
@@ -60,6 +64,38 @@ static struct reg *reg_get(void)
 {
     pthread_once(&reg_once, reg_init);
     return atomic_load_explicit(&reg_page, memory_order_acquire);
+}
+
+/* getpid() and gettid() are system calls (glibc caches neither): mproc_fork asks both
+ * on every call. The answers are kept on the wipe-on-fork page, so a forked child asks
+ * the kernel again once. (A CLONE_VM child that is not a thread would see the parent's
+ * answers: mproc's own spawn child never calls these.) */
+pid_t mproc__self_pid(void)
+{
+    struct reg *r = reg_get();
+    if (!r)
+        return getpid();
+    pid_t pid = atomic_load_explicit(&r->self, memory_order_relaxed);
+    if (pid == 0) {
+        pid = getpid();
+        atomic_store_explicit(&r->self, pid, memory_order_relaxed);
+    }
+    return pid;
+}
+
+int mproc__is_main_thread(void)
+{
+    struct reg *r = reg_get();
+    if (!r)
+        return syscall(SYS_gettid) == getpid();
+    if (atomic_load_explicit(&r->main_known, memory_order_acquire))
+        return pthread_equal(pthread_self(), r->main_thread) != 0;
+    if (syscall(SYS_gettid) != mproc__self_pid())
+        return 0;
+    /* Only the main thread gets here, so main_thread has a single writer. */
+    r->main_thread = pthread_self();
+    atomic_store_explicit(&r->main_known, 1, memory_order_release);
+    return 1;
 }
 
 void mproc__registry_creating(void)

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 struct spawner_req {
@@ -42,11 +41,6 @@ static void sp_atfork_child(void)
 static void sp_register_atfork(void)
 {
     pthread_atfork(NULL, NULL, sp_atfork_child);
-}
-
-int mproc__is_main_thread(void)
-{
-    return syscall(SYS_gettid) == getpid();
 }
 
 static void *spawner_main(void *unused)

@@ -63,9 +63,11 @@ void mproc__close(int fd)
     if (fd < 0)
         return;
     int saved = errno;
-    /* Never retried: on Linux the descriptor is gone even when close reports EINTR. */
-    (void)close(fd);
-    errno = saved;
+    /* Never retried: on Linux the descriptor is gone even when close reports EINTR.
+     * errno is restored only when close changed it: a write to errno right after a fork
+     * costs a copy-on-write fault. */
+    if (close(fd) != 0)
+        errno = saved;
 }
 
 int mproc__fd_valid(int fd)

@@ -213,6 +213,77 @@ static void fork_new_pgroup(void **state)
     assert_int_equal(st.code, 1);
 }
 
+/* In a forked child: forks a grandchild that returns 7 and passes its code on. The
+ * grandchild checks its parent's pid (PR_SET_PDEATHSIG race check) against the pid
+ * mproc_fork noted, so a pid remembered from the grandparent would make it exit 127. */
+static int fork_again(void *arg)
+{
+    (void)arg;
+    int seven = 7;
+    mproc_proc *p;
+    mproc_status st;
+    if (mproc_fork(&p, ret_arg, &seven, NULL) != 0)
+        return 101;
+    int rc = mproc_proc_wait(p, -1, &st);
+    mproc_proc_free(p);
+    if (rc != 0 || !st.exited)
+        return 102;
+    return st.code;
+}
+
+static void fork_from_a_forked_child(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) { /* and again once the parent's answers are cached */
+        mproc_proc *p;
+        assert_ok(mproc_fork(&p, fork_again, NULL, NULL));
+        mproc_status st;
+        assert_ok(mproc_proc_wait(p, 5000, &st));
+        mproc_proc_free(p);
+        assert_int_equal(st.exited, 1);
+        assert_int_equal(st.code, 7);
+    }
+}
+
+static void *fork_again_from_thread(void *arg)
+{
+    mproc_proc *p;
+    int *code = arg;
+    *code = -1;
+    if (mproc_fork(&p, fork_again, NULL, NULL) == 0) {
+        mproc_status st;
+        if (mproc_proc_wait(p, 5000, &st) == 0 && st.exited)
+            *code = st.code;
+        mproc_proc_free(p);
+    }
+    return NULL;
+}
+
+static void fork_from_a_child_forked_on_behalf_of_a_thread(void **state)
+{
+    (void)state;
+    /* The child is forked on the spawner thread, which is its main (only) thread. */
+    int code = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fork_again_from_thread, &code), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(code, 7);
+}
+
+static void fork_wait_forever_returns_the_code(void **state)
+{
+    (void)state;
+    int v = 33;
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, ret_arg, &v, NULL));
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, -1, &st));
+    assert_int_equal(mproc_proc_state(p), MPROC_EXITED);
+    mproc_proc_free(p);
+    assert_int_equal(st.exited, 1);
+    assert_int_equal(st.code, 33);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -226,6 +297,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(fork_from_thread_keeps_signal_mask),
         cmocka_unit_test(fork_detached_is_not_supported),
         cmocka_unit_test(fork_new_pgroup),
+        cmocka_unit_test(fork_from_a_forked_child),
+        cmocka_unit_test(fork_from_a_child_forked_on_behalf_of_a_thread),
+        cmocka_unit_test(fork_wait_forever_returns_the_code),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

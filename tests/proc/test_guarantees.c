@@ -193,6 +193,53 @@ static void sigchld_ignored_forked_function_keeps_its_code(void **state)
     assert_ok(bad);
 }
 
+static void sigchld_ignored_wait_forever_keeps_the_code(void **state)
+{
+    (void)state;
+    signal(SIGCHLD, SIG_IGN);
+    /* A wait with no deadline blocks in waitid, which says ECHILD once the kernel has
+     * reaped the child: the code comes from the shared word. */
+    int bad = 0;
+    for (int i = 0; i < 5 && !bad; i++) {
+        mproc_proc *p;
+        mproc_status st;
+        int rc = mproc_fork(&p, ret7, NULL, NULL);
+        if (rc != 0) {
+            bad = rc;
+            break;
+        }
+        rc = mproc_proc_wait(p, -1, &st);
+        mproc_proc_free(p);
+        if (rc != 0 || !st.exited || st.code != 7 || st.unknown)
+            bad = rc ? rc : -1;
+    }
+    signal(SIGCHLD, SIG_DFL);
+    assert_ok(bad);
+}
+
+static int nap_then_3(void *arg)
+{
+    (void)arg;
+    usleep(100000);
+    return 3;
+}
+
+static void sigchld_ignored_after_fork_wait_forever_returns(void **state)
+{
+    (void)state;
+    mproc_proc *p;
+    assert_ok(mproc_fork(&p, nap_then_3, NULL, NULL));
+    /* Ignored only now: the kernel reaps the child while we block in waitid. */
+    signal(SIGCHLD, SIG_IGN);
+    mproc_status st;
+    int rc = mproc_proc_wait(p, -1, &st);
+    signal(SIGCHLD, SIG_DFL);
+    mproc_proc_free(p);
+    assert_ok(rc);
+    assert_int_equal(st.unknown, 1);
+    assert_int_equal(st.exited, 0);
+}
+
 static int die_by_signal(void *arg)
 {
     (void)arg;
@@ -891,6 +938,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(app_sigchld_handler_and_waitpid_work_beside_mproc),
         cmocka_unit_test(sigchld_ignored_forked_function_keeps_its_code),
         cmocka_unit_test(sigchld_ignored_forked_function_killed_is_unknown),
+        cmocka_unit_test(sigchld_ignored_wait_forever_keeps_the_code),
+        cmocka_unit_test(sigchld_ignored_after_fork_wait_forever_returns),
         cmocka_unit_test(sigchld_ignored_spawn_is_unknown),
         cmocka_unit_test(sa_nocldwait_is_handled_like_sig_ign),
         cmocka_unit_test(sigchld_ignored_state_and_terminate_work),
