@@ -142,6 +142,22 @@ static void put_dies_before_publishing_its_claim(void **state)
     mproc_queue_free(q);
 }
 
+/* A claim whose producer died before publishing it has a header at tail that looks like
+ * any claimed record: a consumer must not skip past it (head would pass tail), only wait. */
+static void get_does_not_skip_an_unpublished_claim(void **state)
+{
+    (void)state;
+    mproc_queue *q = small_queue();
+    die_in_child(q, MPROC_QF_PUT_UNPUBLISHED, 0, BIG);
+    unsigned char b[1000];
+    size_t len;
+    assert_code(mproc_queue_get(q, b, sizeof b, &len, 100), MPROC_ETIMEDOUT);
+    put_mark(q, 13, SMALL);
+    get_mark(q, 13, 0);
+    assert_healthy(q);
+    mproc_queue_free(q);
+}
+
 static void put_dies_after_claim(void **state)
 {
     (void)state;
@@ -660,6 +676,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest cases[] = {
         cmocka_unit_test(put_dies_holding_lock),
         cmocka_unit_test(put_dies_before_publishing_its_claim),
+        cmocka_unit_test(get_does_not_skip_an_unpublished_claim),
         cmocka_unit_test(put_dies_after_claim),
         cmocka_unit_test(put_dies_mid_copy),
         cmocka_unit_test(put_dies_before_commit),
