@@ -305,6 +305,9 @@ static int wait_space(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *h = q->h;
     int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
+    if (start >= end) /* checked first: a ready-looking state the caller keeps failing on
+                         (a queue scribbled on) must not outlive the deadline */
+        return MPROC_ETIMEDOUT;
     int64_t spin_end = start + atomic_load_explicit(&q->spin_space, memory_order_relaxed);
     spin_end = spin_end < end ? spin_end : end;
     for (unsigned i = 1; spin && i < 1u << 22; i++) {
@@ -563,6 +566,9 @@ static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
     struct qshm *hd = q->h;
     int64_t budget = atomic_load_explicit(&q->spin_items, memory_order_relaxed);
     int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
+    if (start >= end) /* checked first: a ready-looking state the caller keeps failing on
+                         (a queue scribbled on) must not outlive the deadline */
+        return MPROC_ETIMEDOUT;
     int64_t spin_end = start + budget < end ? start + budget : end;
     uint32_t busy;
     for (unsigned i = 1; spin && i < 1u << 24; i++) {
