@@ -165,15 +165,18 @@ MPROC_API int mproc_fork(mproc_proc **out, int (*fn)(void *arg), void *arg, cons
  *  A stopped child has not ended. Enforces opts.kill_after_ms.
  *  Returns 0, MPROC_ETIMEDOUT (still running), MPROC_EINVAL (NULL p, timeout < -1),
  *  MPROC_ECHILD (someone else reaped it, e.g. the application's waitpid(); every later
- *  wait says so too). With SIGCHLD ignored, returns 0 with st.unknown set where the
- *  status was lost to the kernel's auto-reaping (docs/proc.md).
- *  EINTR is retried within the deadline (CLOCK_MONOTONIC). Thread-safe for distinct
- *  handles; one handle is not to be used by two threads at once. */
+ *  wait says so too; or this process is a forked copy that inherited the handle: only
+ *  the process that created a handle may wait, signal or terminate through it, as with
+ *  Python's "can only join a child process"). With SIGCHLD ignored, returns 0 with st.unknown set
+ * where the status was lost to the kernel's auto-reaping (docs/proc.md). EINTR is retried within
+ * the deadline (CLOCK_MONOTONIC). Thread-safe for distinct handles; one handle is not to be used by
+ * two threads at once. */
 MPROC_API int mproc_proc_wait(mproc_proc *p, int timeout_ms, mproc_status *st);
 
 /** Sends sig (0 probes) to the child through its pidfd, so a recycled pid is never hit.
  *  A zombie still accepts signals (0 returned). MPROC_EINVAL for a NULL p or a signal
- *  outside 0.._NSIG-1, MPROC_ESRCH once the child has been reaped. */
+ *  outside 0.._NSIG-1, MPROC_ESRCH once the child has been reaped, MPROC_ECHILD in a
+ *  process that inherited the handle (see mproc_proc_wait). */
 MPROC_API int mproc_proc_signal(mproc_proc *p, int sig);
 
 /** Sends sig to the child's process group if it leads one (MPROC_NEW_PGROUP/SESSION/
@@ -187,7 +190,8 @@ MPROC_API int mproc_proc_signal_group(mproc_proc *p, int sig);
  *  waits up to grace_ms, then SIGKILL, then reaps; a group it leads gets SIGKILL at the
  *  end too, so no descendant that stayed in it survives. grace_ms 0 kills at once.
  *  An ended child is just reaped. Fills *st (if not NULL) as mproc_proc_wait.
- *  Returns 0, MPROC_EINVAL (NULL p, grace_ms < 0), MPROC_ECHILD (reaped elsewhere). */
+ *  Returns 0, MPROC_EINVAL (NULL p, grace_ms < 0), MPROC_ECHILD (reaped elsewhere, or an
+ *  inherited handle: see mproc_proc_wait). */
 MPROC_API int mproc_proc_terminate(mproc_proc *p, int grace_ms, mproc_status *st);
 
 /** SIGSTOP / SIGCONT through the pidfd. Errors as mproc_proc_signal. */
@@ -229,8 +233,9 @@ MPROC_API int mproc_proc_close_stdio(mproc_proc *p, int which);
 
 /** Frees the handle and closes its pidfd and pipe ends. A non-detached child that is not
  *  reaped yet is killed (SIGKILL, to its group if it leads one) and reaped before this
- *  returns, so no zombie outlives its handle. A detached child is left alone. NULL is a
- *  no-op. */
+ *  returns, so no zombie outlives its handle. A detached child is left alone, and so is
+ *  the child in a process that merely inherited the handle (a forked copy frees its copy
+ *  without touching its sibling). NULL is a no-op. */
 MPROC_API void mproc_proc_free(mproc_proc *p);
 
 /** Python's exitcode: the exit code, or -signal if killed by a signal (0 for NULL or an

@@ -75,7 +75,11 @@ mproc_proc *mproc__proc_alloc(void)
 void mproc__proc_init(mproc_proc *p, pid_t pid, int pidfd, struct mproc__prep *pp,
                       const mproc_opts *o, int autoreaped)
 {
-    *p = (mproc_proc){.pid = pid, .pidfd = pidfd, .flags = o->flags, .autoreaped = autoreaped};
+    *p = (mproc_proc){.pid = pid,
+                      .pidfd = pidfd,
+                      .flags = o->flags,
+                      .autoreaped = autoreaped,
+                      .owner = mproc__self_pid()};
     for (int i = 0; i < 3; i++)
         p->stdio[i] = pp->parent_end[i];
     p->kill_deadline = o->kill_after_ms > 0 ? mproc__now_ms() + o->kill_after_ms : INT64_MAX;
@@ -193,10 +197,20 @@ static void kill_for_timeout(mproc_proc *p)
     p->timed_out = 1;
 }
 
+/* 1 if p was inherited from the process that created it (we are a forked copy): its
+ * child is our sibling, not ours to wait for, signal or kill (Python: "can only join a
+ * child process"). */
+static int foreign(const mproc_proc *p)
+{
+    return p->owner != mproc__self_pid();
+}
+
 int mproc_proc_wait(mproc_proc *p, int timeout_ms, mproc_status *st)
 {
     if (!p || !mproc__timeout_ok(timeout_ms))
         return MPROC_EINVAL;
+    if (foreign(p))
+        return MPROC_ECHILD;
     if (!WAIT_POLLS_FIRST && timeout_ms < 0 && !p->reaped && p->kill_deadline == INT64_MAX &&
         !(p->flags & MPROC_DETACHED)) {
         /* No deadline: waitid itself blocks until our child ends (EINTR is retried), with
@@ -246,6 +260,8 @@ int mproc_proc_signal(mproc_proc *p, int sig)
 {
     if (!p || !mproc__sig_valid(sig))
         return MPROC_EINVAL;
+    if (foreign(p))
+        return MPROC_ECHILD;
     if (p->reaped)
         return MPROC_ESRCH;
     return signal_proc(p, sig);
@@ -255,6 +271,8 @@ int mproc_proc_signal_group(mproc_proc *p, int sig)
 {
     if (!p || !mproc__sig_valid(sig))
         return MPROC_EINVAL;
+    if (foreign(p))
+        return MPROC_ECHILD;
     if (!leads_group(p))
         return mproc_proc_signal(p, sig);
     /* The group id stays reserved while any member lives, even after the leader was
@@ -276,6 +294,8 @@ int mproc_proc_terminate(mproc_proc *p, int grace_ms, mproc_status *st)
 {
     if (!p || grace_ms < 0)
         return MPROC_EINVAL;
+    if (foreign(p))
+        return MPROC_ECHILD;
     if (!p->reaped) {
         int group = leads_group(p);
         if (grace_ms > 0) {
@@ -430,7 +450,7 @@ void mproc_proc_free(mproc_proc *p)
 {
     if (!p)
         return;
-    if (!p->reaped && !(p->flags & MPROC_DETACHED)) {
+    if (!p->reaped && !(p->flags & MPROC_DETACHED) && !foreign(p)) {
         if (leads_group(p))
             (void)kill(-p->pid, SIGKILL);
         (void)signal_proc(p, SIGKILL);

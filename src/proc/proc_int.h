@@ -77,6 +77,8 @@ struct mproc_proc {
     int timed_out;
     int *exit_word; /* forked with SIGCHLD ignored: the child's code lands here */
     int autoreaped; /* SIGCHLD was ignored when it was created */
+    pid_t owner;    /* the process that created it; a forked copy of the handle in another
+                       process (which inherited it) may not wait, signal or kill */
 };
 /* A handle for a created child; takes pidfd and the prep's parent pipe ends. NULL if out
  * of memory (the caller then kills and reaps the child). */

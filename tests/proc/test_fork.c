@@ -284,6 +284,45 @@ static void fork_wait_forever_returns_the_code(void **state)
     assert_int_equal(st.code, 33);
 }
 
+static int sleep_long(void *arg)
+{
+    (void)arg;
+    sleep(30);
+    return 0;
+}
+
+/* A forked process that inherited the handle of its sibling may not wait for it, signal it
+ * or terminate it (ECHILD, as Python's "can only join a child process"), and freeing its
+ * copy of the handle leaves the sibling running. */
+static int use_sibling_handle(void *arg)
+{
+    mproc_proc *sib = arg;
+    mproc_status st;
+    if (mproc_proc_wait(sib, 0, &st) != MPROC_ECHILD ||
+        mproc_proc_signal(sib, SIGKILL) != MPROC_ECHILD ||
+        mproc_proc_signal_group(sib, SIGKILL) != MPROC_ECHILD ||
+        mproc_proc_terminate(sib, 0, &st) != MPROC_ECHILD)
+        return 1;
+    mproc_proc_free(sib);
+    return 0;
+}
+
+static void inherited_handle_cannot_touch_the_sibling(void **state)
+{
+    (void)state;
+    mproc_proc *sib, *p;
+    assert_ok(mproc_fork(&sib, sleep_long, NULL, NULL));
+    assert_ok(mproc_fork(&p, use_sibling_handle, sib, NULL));
+    mproc_status st;
+    assert_ok(mproc_proc_wait(p, 10000, &st));
+    mproc_proc_free(p);
+    assert_int_equal(mproc_exitcode(&st), 0);
+    assert_code(mproc_proc_wait(sib, 0, &st), MPROC_ETIMEDOUT); /* still running */
+    assert_ok(mproc_proc_terminate(sib, 0, &st));
+    assert_int_equal(st.signal, SIGKILL);
+    mproc_proc_free(sib);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -300,6 +339,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(fork_from_a_forked_child),
         cmocka_unit_test(fork_from_a_child_forked_on_behalf_of_a_thread),
         cmocka_unit_test(fork_wait_forever_returns_the_code),
+        cmocka_unit_test(inherited_handle_cannot_touch_the_sibling),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
