@@ -96,8 +96,7 @@ static int64_t spin(mproc_chan *c, int dir, uint64_t need, int64_t *t0)
         budget = SPIN_PROBE_NS;
     }
     for (unsigned i = 1;; i++) {
-        if (i > 256) /* the first checks go without a pause: it costs ~25 ns on some CPUs */
-            cpu_relax();
+        cpu_relax();
         int64_t n = room(c, dir);
         if (n < 0)
             return n;

@@ -34,15 +34,14 @@ enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothin
 #endif
 /* Messages up to this size are copied out under the consumers' lock (get_in_lock): a
  * copy this short holds the lock no longer than the bookkeeping around it. */
-#define Q_INLOCK_MAX  256
-#define Q_LIVENESS_NS 2000000 /* a record stuck this long gets its owner checked */
+#define Q_INLOCK_MAX   256
+#define Q_QUICK_CHECKS 128     /* a waiter's first checks: no clock read, no pause */
+#define Q_LIVENESS_NS  2000000 /* a record stuck this long gets its owner checked */
 
 /* One step of a waiter's spin: a pause, and now and then a yield, so that on a crowded
  * machine the process we wait for can run on our CPU. */
 static inline void q_spin_pause(unsigned i)
 {
-    if (i <= 256) /* the first checks go without a pause: it costs ~25 ns on some CPUs */
-        return;
     if (i >= Q_YIELD_AFTER && (i & 63) == 0)
         sched_yield();
     else
@@ -202,13 +201,15 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t
         copy_halves(r + 1, msg, len, MPROC_QF_PUT_INLOCK_MIDCOPY);
     r->len = len;
     r->seq = (uint32_t)seq;
-    atomic_store_explicit(&r->stamp, q_stamp(t, me, QS_CLAIMED), memory_order_release);
     /* Consumers read the stamp at head before looking at tail: make sure the next header
      * slot holds no stale stamp (filler bodies are never written and may keep old headers).
-     * Past free_pos + cap it is a live header of the previous lap, whose position differs. */
+     * Past free_pos + cap it is a live header of the previous lap, whose position differs.
+     * Done before the stamp below, so that a consumer spinning on that stamp sees it change
+     * as late as possible and the lines it reads are complete by then. */
     uint64_t next = t + need;
     if (next + Q_HDR <= atomic_load_explicit(&h->free_pos, memory_order_relaxed) + h->cap)
         atomic_store_explicit(&q_rec(q, next)->stamp, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->stamp, q_stamp(t, me, QS_CLAIMED), memory_order_release);
     atomic_store_explicit(&h->claimed, seq + 1, memory_order_relaxed);
     Q_FAULT(MPROC_QF_PUT_UNPUBLISHED);
     atomic_store_explicit(&h->tail, t + need, memory_order_release);
@@ -304,13 +305,20 @@ static void spin_adapt(_Atomic int64_t *budget, int64_t slept_ns)
 static int wait_space(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *h = q->h;
+    /* The first checks read no clock (it costs as much as a put here): between two busy
+     * processes a wait mostly ends within them. */
+    for (unsigned i = 1; spin && i <= Q_QUICK_CHECKS; i++) {
+        if (space_batch_ready(q))
+            return 0;
+        q_spin_pause(i);
+    }
     int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
     if (start >= end) /* checked first: a ready-looking state the caller keeps failing on
                          (a queue scribbled on) must not outlive the deadline */
         return MPROC_ETIMEDOUT;
     int64_t spin_end = start + atomic_load_explicit(&q->spin_space, memory_order_relaxed);
     spin_end = spin_end < end ? spin_end : end;
-    for (unsigned i = 1; spin && i < 1u << 22; i++) {
+    for (unsigned i = Q_QUICK_CHECKS + 1; spin && i < 1u << 22; i++) {
         if (space_batch_ready(q))
             return 0;
         q_spin_pause(i);
@@ -564,14 +572,19 @@ static void arm_fd(mproc_queue *q)
 static int wait_items(mproc_queue *q, struct qdl *dl, int spin)
 {
     struct qshm *hd = q->h;
+    uint32_t busy;
+    for (unsigned i = 1; spin && i <= Q_QUICK_CHECKS; i++) { /* no clock yet: see wait_space */
+        if (items_maybe(q, &busy))
+            return 0;
+        q_spin_pause(i);
+    }
     int64_t budget = atomic_load_explicit(&q->spin_items, memory_order_relaxed);
     int64_t start = mproc__now_ns(), end = mproc__q_dl_at(dl, start);
     if (start >= end) /* checked first: a ready-looking state the caller keeps failing on
                          (a queue scribbled on) must not outlive the deadline */
         return MPROC_ETIMEDOUT;
     int64_t spin_end = start + budget < end ? start + budget : end;
-    uint32_t busy;
-    for (unsigned i = 1; spin && i < 1u << 24; i++) {
+    for (unsigned i = Q_QUICK_CHECKS + 1; spin && i < 1u << 24; i++) {
         if (items_maybe(q, &busy))
             return 0;
         q_spin_pause(i);
