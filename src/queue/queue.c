@@ -34,8 +34,10 @@ enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothin
 #endif
 /* Messages up to this size are copied out under the consumers' lock (get_in_lock): a
  * copy this short holds the lock no longer than the bookkeeping around it. */
-#define Q_INLOCK_MAX   256
-#define Q_QUICK_CHECKS 128     /* a waiter's first checks: no clock read, no pause */
+#define Q_INLOCK_MAX 256
+/* Messages this large may wrap around the end of the ring (see claim). */
+#define Q_WRAP_MIN     4096
+#define Q_QUICK_CHECKS 128     /* a waiter's first checks read no clock */
 #define Q_LIVENESS_NS  2000000 /* a record stuck this long gets its owner checked */
 
 /* One step of a waiter's spin: a pause, and now and then a yield, so that on a crowded
@@ -48,16 +50,48 @@ static inline void q_spin_pause(unsigned i)
         mproc__q_pause(1);
 }
 
-/* Copies a payload in two halves, passing the fault point between them (tests kill a
+/* A message's payload lives at ring position pos + Q_HDR and may run past the end of the
+ * ring into its start (large messages wrap rather than leave a filler; see claim). These
+ * copy it in or out in two halves, passing the fault point between them (tests kill a
  * process there to leave a half-copied message behind). */
-static inline void copy_halves(void *dst, const void *src, size_t n, int point)
+static void ring_in(mproc_queue *q, uint64_t pos, const unsigned char *src, size_t n)
 {
-    if (!n)
+    size_t off = (size_t)(pos & q->mask), first = (size_t)(q->mask + 1) - off;
+    first = first < n ? first : n;
+    memcpy(q->data + off, src, first);
+    if (n > first)
+        memcpy(q->data, src + first, n - first);
+}
+
+static void ring_out(const mproc_queue *q, uint64_t pos, unsigned char *dst, size_t n)
+{
+    size_t off = (size_t)(pos & q->mask), first = (size_t)(q->mask + 1) - off;
+    first = first < n ? first : n;
+    memcpy(dst, q->data + off, first);
+    if (n > first)
+        memcpy(dst + first, q->data, n - first);
+}
+
+static void payload_in(mproc_queue *q, uint64_t pos, const void *msg, size_t n, int point)
+{
+    if (!n) /* msg may be NULL */
         return;
-    memcpy(dst, src, n / 2);
+    pos += Q_HDR;
+    ring_in(q, pos, msg, n / 2);
     Q_FAULT(point);
     (void)point;
-    memcpy((unsigned char *)dst + n / 2, (const unsigned char *)src + n / 2, n - n / 2);
+    ring_in(q, pos + n / 2, (const unsigned char *)msg + n / 2, n - n / 2);
+}
+
+static void payload_out(const mproc_queue *q, uint64_t pos, void *buf, size_t n, int point)
+{
+    if (!n) /* buf may be NULL */
+        return;
+    pos += Q_HDR;
+    ring_out(q, pos, buf, n / 2);
+    Q_FAULT(point);
+    (void)point;
+    ring_out(q, pos + n / 2, (unsigned char *)buf + n / 2, n - n / 2);
 }
 
 /* What a would-block was waiting behind: a record another process owns, since when. */
@@ -177,7 +211,12 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t
         put_repair(q, dead);
     uint64_t t = atomic_load_explicit(&h->tail, memory_order_relaxed);
     uint64_t need = q_recsize(len), room = h->cap - (t & q->mask);
-    uint64_t total = need <= room ? need : room + need;
+    /* A record that would run past the end of the ring: a small one goes to the start,
+     * after a filler; a large one wraps (its header always fits: positions and the ring
+     * size are multiples of Q_HDR), since a filler as large as itself would halve what a
+     * ring of a few such messages can hold. */
+    int filler = need > room && len < Q_WRAP_MIN;
+    uint64_t total = filler ? room + need : need;
     uint64_t seq = atomic_load_explicit(&h->claimed, memory_order_relaxed);
     if (!fits(q, t, total, seq)) {
         reclaim(q, blk);
@@ -187,7 +226,7 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t
             return NULL;
         }
     }
-    if (need > room) { /* the record must not wrap: fill the end of the ring */
+    if (filler) {
         struct qrec *p = q_rec(q, t);
         p->len = (uint32_t)room;
         p->seq = (uint32_t)seq;
@@ -198,7 +237,7 @@ static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t
     struct qrec *r = q_rec(q, t);
     *committed = len <= Q_INLOCK_MAX;
     if (*committed)
-        copy_halves(r + 1, msg, len, MPROC_QF_PUT_INLOCK_MIDCOPY);
+        payload_in(q, t, msg, len, MPROC_QF_PUT_INLOCK_MIDCOPY);
     r->len = len;
     r->seq = (uint32_t)seq;
     /* Consumers read the stamp at head before looking at tail: make sure the next header
@@ -233,7 +272,7 @@ static int try_put(mproc_queue *q, uint32_t me, const void *msg, uint32_t len, s
         return err;
     if (!committed) {
         Q_FAULT(MPROC_QF_PUT_CLAIMED);
-        copy_halves(r + 1, msg, len, MPROC_QF_PUT_MIDCOPY);
+        payload_in(q, pos, msg, len, MPROC_QF_PUT_MIDCOPY);
         Q_FAULT(MPROC_QF_PUT_BEFORE_COMMIT);
         /* seq_cst CAS: a full barrier between publishing the message and reading
          * items_sleep, pairing with the sleeper's store-then-check (no lost wake-up). A
@@ -374,7 +413,7 @@ static int finish_get(mproc_queue *q, uint32_t me, struct qrec *r, uint64_t pos,
     }
     Q_FAULT(MPROC_QF_GET_TAKEN);
     uint32_t n = r->len;
-    copy_halves(buf, r + 1, n, MPROC_QF_GET_MIDCOPY);
+    payload_out(q, pos, buf, n, MPROC_QF_GET_MIDCOPY);
     *len = n;
     Q_FAULT(MPROC_QF_GET_BEFORE_DONE);
     uint64_t want = q_stamp(pos, me, QS_TAKEN); /* a full barrier and a check, as in try_put */
@@ -407,7 +446,7 @@ static int get_in_lock(mproc_queue *q, struct qrec *r, uint64_t h, void *buf, si
 {
     struct qshm *hd = q->h;
     uint32_t n = r->len;
-    copy_halves(buf, r + 1, n, MPROC_QF_GET_INLOCK_MIDCOPY);
+    payload_out(q, h, buf, n, MPROC_QF_GET_INLOCK_MIDCOPY);
     *len = n;
     advance_head(hd, r, h, QS_COMMITTED);
     Q_FAULT(MPROC_QF_GET_INLOCK_TAKEN);

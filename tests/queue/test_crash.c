@@ -40,7 +40,7 @@ static int faulty(void *arg)
     struct job *j = arg;
     fault_target = j->point;
     mproc__queue_fault_point = die_at;
-    unsigned char b[1000];
+    static unsigned char b[8000];
     memset(b, 0xEE, sizeof b);
     size_t len;
     if (j->get)
@@ -183,6 +183,33 @@ static void put_dies_after_commit_message_delivered(void **state)
     die_in_child(q, MPROC_QF_PUT_AFTER_COMMIT, 0, SMALL);
     get_mark(q, 0xEE, 0);
     assert_healthy(q);
+    mproc_queue_free(q);
+}
+
+/* A producer killed half way through a message that wraps around the end of the ring:
+ * never delivered, the next message is, and a wrapping message fits there again. */
+static void put_dies_mid_copy_of_a_wrapping_message(void **state)
+{
+    (void)state;
+    mproc_queue_opts o = {.capacity_bytes = 16384, .max_msg_size = 8000};
+    mproc_queue *q;
+    assert_ok(mproc_queue_new(&q, &o));
+    static unsigned char b[8000];
+    size_t len;
+    memset(b, 1, sizeof b);
+    for (int i = 0; i < 2; i++) { /* records of 6000 and 7032 B: 3352 B left before the end */
+        assert_ok(mproc_queue_put(q, b, i == 0 ? 6000 - 16 : 7032 - 16, 0));
+        assert_ok(mproc_queue_get(q, b, sizeof b, &len, 0));
+    }
+    die_in_child(q, MPROC_QF_PUT_MIDCOPY, 0, 6000);
+    memset(b, 2, 6000);
+    assert_ok(mproc_queue_put(q, b, 6000, 0));
+    memset(b, 0, sizeof b);
+    assert_ok(mproc_queue_get(q, b, sizeof b, &len, 5000)); /* after skipping the dead's */
+    assert_int_equal(len, 6000);
+    for (size_t k = 0; k < len; k++)
+        assert_int_equal(b[k], 2);
+    assert_code(mproc_queue_get(q, b, sizeof b, &len, 0), MPROC_EEMPTY);
     mproc_queue_free(q);
 }
 
@@ -682,6 +709,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(put_dies_before_commit),
         cmocka_unit_test(put_dies_after_commit_message_delivered),
         cmocka_unit_test(put_dies_writing_wrap_filler),
+        cmocka_unit_test(put_dies_mid_copy_of_a_wrapping_message),
         cmocka_unit_test(put_dies_reclaiming),
         cmocka_unit_test(get_dies_holding_lock),
         cmocka_unit_test(get_dies_after_take),

@@ -111,6 +111,38 @@ static void fifo_and_intact_through_wraparound(void **state)
     mproc_queue_free(q);
 }
 
+/* Messages of 4 KiB and more wrap around the end of the ring instead of leaving a filler:
+ * three 5000 B messages fit a 16 KiB ring wherever its tail stands (a filler would leave
+ * room for two at some positions), and every byte comes back where it went. */
+static void large_messages_wrap_around_the_ring(void **state)
+{
+    (void)state;
+    mproc_queue *q = new_queue(16384, 8000, 0, 0);
+    static unsigned char in[5000], out[8000];
+    for (uint32_t round = 0; round < 40; round++) {
+        size_t step = 1000 + round * 16 % 3000; /* moves the tail by odd amounts */
+        for (size_t k = 0; k < step; k++)
+            in[k] = (unsigned char)(k + round);
+        assert_ok(mproc_queue_put(q, in, step, 0));
+        size_t len;
+        assert_ok(mproc_queue_get(q, out, sizeof out, &len, 0));
+        for (uint32_t m = 0; m < 3; m++) {
+            for (size_t k = 0; k < sizeof in; k++)
+                in[k] = (unsigned char)(k * 7 + m + round);
+            assert_ok(mproc_queue_put(q, in, sizeof in, 0));
+        }
+        for (uint32_t m = 0; m < 3; m++) {
+            assert_ok(mproc_queue_get(q, out, sizeof out, &len, 0));
+            assert_int_equal(len, sizeof in);
+            for (size_t k = 0; k < len; k++)
+                assert_int_equal(out[k], (unsigned char)(k * 7 + m + round));
+        }
+    }
+    size_t len;
+    assert_code(mproc_queue_get(q, out, sizeof out, &len, 0), MPROC_EEMPTY);
+    mproc_queue_free(q);
+}
+
 static void zero_length_messages(void **state)
 {
     (void)state;
@@ -506,6 +538,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(defaults_take_64k_messages),
         cmocka_unit_test(bad_arguments_are_refused),
         cmocka_unit_test(fifo_and_intact_through_wraparound),
+        cmocka_unit_test(large_messages_wrap_around_the_ring),
         cmocka_unit_test(zero_length_messages),
         cmocka_unit_test(empty_get_try_once_and_timeout),
         cmocka_unit_test(full_put_try_once_and_timeout),
