@@ -32,8 +32,9 @@ enum { Q_AGAIN = 1, Q_IDLE = 2 }; /* would block; slept a whole slice for nothin
 #ifndef Q_YIELD_AFTER
 #define Q_YIELD_AFTER 8192 /* spins (~0.3 ms) before a waiter starts yielding its CPU */
 #endif
-/* Messages up to this size are copied out under the consumers' lock (get_in_lock): a
- * copy this short holds the lock no longer than the bookkeeping around it. */
+/* Messages up to this size are copied in under the producers' lock (claim) and out under
+ * the consumers' (get_in_lock): a copy this short holds a lock no longer than the
+ * bookkeeping around it. */
 #define Q_INLOCK_MAX 256
 /* Messages this large may wrap around the end of the ring (see claim). */
 #define Q_WRAP_MIN     4096
@@ -197,7 +198,7 @@ static void put_repair(mproc_queue *q, uint32_t dead)
  * lock, and *committed is set: its payload is written into free space before anything is
  * published (a producer killed mid-copy leaves nothing visible), and its header goes from
  * CLAIMED to COMMITTED a few instructions later, so a consumer spinning on the header
- * catches it half-written rarely, and never pulls the line away in the middle of a copy. */
+ * rarely sees it claimed and comes back for it. */
 static struct qrec *claim(mproc_queue *q, uint32_t me, const void *msg, uint32_t len,
                           struct qdl *dl, struct qblock *blk, uint64_t *pos, int *committed,
                           int *err)
