@@ -499,6 +499,18 @@ static uint64_t window_items(const mproc_pool *p, int copy, size_t in_size, size
     return w;
 }
 
+/* Closes the pool and kills and reaps every worker. Only the thread using the pool. */
+static void stop_workers(mproc_pool *p)
+{
+    p->closed = 1;
+    if (p->ctl)
+        atomic_store(&p->ctl->shutdown, 1);
+    for (int i = 0; i < p->n; i++) {
+        mproc_proc_free(p->procs[i]); /* kills and reaps a running worker */
+        p->procs[i] = NULL;
+    }
+}
+
 static int map_window(mproc_pool *p, mproc_map_fn fn, const char *in, char *out, uint64_t n,
                       size_t in_size, size_t out_size, int copy, const mproc_map_opts *mo)
 {
@@ -524,6 +536,12 @@ static int map_window(mproc_pool *p, mproc_map_fn fn, const char *in, char *out,
     if (p->o.schedule == MPROC_SCHED_STATIC && j.chunk == 0)
         j.chunk = (n + (uint64_t)p->n - 1) / (uint64_t)p->n;
     int rc = run_phases(p, j);
+    /* Stopped from another thread: workers may still be running items of this window. Stop
+     * them before reading anything back, so that each item's output and status (read by
+     * the caller) come from the same moment: an item never reads as done with its output
+     * copied before it was written. */
+    if (rc == MPROC_ECANCELED)
+        stop_workers(p);
     if (copy)
         memcpy(out, wout, n * out_size);
     return rc;
@@ -667,13 +685,7 @@ int mproc_pool_terminate(mproc_pool *p)
         (void)mproc__write(p->ctl->efd, &one, sizeof one);
         return 0;
     }
-    p->closed = 1;
-    if (p->ctl)
-        atomic_store(&p->ctl->shutdown, 1);
-    for (int i = 0; i < p->n; i++) {
-        mproc_proc_free(p->procs[i]); /* kills and reaps a running worker */
-        p->procs[i] = NULL;
-    }
+    stop_workers(p);
     return 0;
 }
 
