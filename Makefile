@@ -60,7 +60,7 @@ VALGRIND_OPTS = --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*,/sbin/*,*/pe
 valgrind: bootstrap
 	@scripts/bootstrap --valgrind
 	@cmake -S . -B build/valgrind -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  "-DMPROC_TEST_WRAPPER=valgrind;$(subst $(space),;,$(VALGRIND_OPTS))" -DMPROC_TEST_TIMEOUT=300 >/dev/null
+	  "-DMPROC_TEST_WRAPPER=valgrind;$(subst $(space),;,$(VALGRIND_OPTS))" -DMPROC_TEST_TIMEOUT=300 -DMPROC_TEST_TIMEOUT_SCALE=4 >/dev/null
 	@cmake --build build/valgrind -j $(JOBS)
 	@ctest --test-dir build/valgrind -j $(JOBS) --no-tests=error --output-on-failure -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS)
 
