@@ -12,6 +12,7 @@
  * Must not: start threads, install signal handlers, or touch workers' memory other than
  * the shared control block and arena. */
 #include "pool/pool_int.h"
+#include "pool/pool_test.h"
 #include "pool/trace_int.h"
 #include "sys/sys.h"
 
@@ -372,14 +373,21 @@ static void reap_dead(mproc_pool *p)
 
 /* ---- publishing and waiting ---------------------------------------------------------- */
 
+void (*mproc__pool_test_point)(int point, int slot);
+
 static void publish(mproc_pool *p, const struct job *j)
 {
     struct ctl *c = p->ctl;
     uint32_t g = atomic_load(&c->gen) + 1;
-    c->job = *j;
-    atomic_store(&c->done, 0);
-    atomic_store(&c->failed, 0);
+    /* The counters first, tagged with the new generation: a worker that read the previous
+     * one just before this (and may read the job below half written) can neither claim
+     * from this job nor count into it. The fence keeps the job's writes after them. */
     atomic_store(&c->next, (uint64_t)g << 32);
+    atomic_store(&c->done, (uint64_t)g << 32);
+    atomic_store(&c->failed, (uint64_t)g << 32);
+    atomic_thread_fence(memory_order_release);
+    c->job = *j;
+    POOL_TP(MPROC_PT_PUBLISH, -1);
     atomic_store_explicit(&c->gen, g, memory_order_release);
     wake_workers(c);
 }
@@ -397,7 +405,7 @@ static int phase_over(mproc_pool *p)
     struct ctl *c = p->ctl;
     if (atomic_load(&p->stop_req))
         return 1;
-    if (atomic_load(&c->done) >= c->job.count)
+    if ((atomic_load(&c->done) & 0xffffffffu) >= c->job.count)
         return 1;
     if (!p->phase_lost && !p->broken)
         return 0;
@@ -585,7 +593,7 @@ static int map_all(mproc_pool *p, mproc_map_fn fn, const void *in, size_t n, siz
                             in_size, out_size, copy, mo);
         if (rc == 0 && p->window_clean) {
             /* No crash: every status is final and the workers counted the failures. */
-            failed += (int)atomic_load(&p->ctl->failed);
+            failed += (int)(atomic_load(&p->ctl->failed) & 0xffffffffu);
             if (item_status)
                 memcpy(item_status + b, p->meta_status, k * sizeof(int));
         } else {

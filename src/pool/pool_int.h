@@ -77,9 +77,10 @@ struct ctl {
      * writes `next`, and sharing its line with `done` would make the workers' end-of-job
      * updates and the parent's polling bounce it between cores. */
     _Alignas(64) _Atomic uint64_t next; /* (gen << 32) | next position: a claim is a CAS on it */
-    _Alignas(64) _Atomic uint64_t done; /* positions finished in this job, published by each
-                                           worker once, when it runs out of work (a hint) */
-    _Atomic uint64_t failed;            /* of those, items whose fn returned non-zero */
+    _Alignas(64) _Atomic uint64_t done; /* (gen << 32) | positions finished in this job,
+                                           published by each worker once, when it runs out
+                                           of work (a hint); counted only if gen matches */
+    _Atomic uint64_t failed;            /* (gen << 32) | of those, items whose fn failed */
     _Alignas(64) char after_counters;
     _Atomic uint32_t parent_waiting;
     int efd;      /* eventfd written when done reaches count */

@@ -7,6 +7,7 @@
  * items of its chunk it never reached (still pending, run again later).
  * Must not: allocate per item, take locks, or block anywhere but the futex on ctl.gen. */
 #include "pool/pool_int.h"
+#include "pool/pool_test.h"
 #include "pool/trace_int.h"
 #include "sys/sys.h"
 
@@ -109,16 +110,32 @@ static uint64_t run_chunk(struct ctl *c, struct wslot *w, const struct job *j, u
     return failed;
 }
 
-/* Publishes this worker's share of a job. The worker whose share completes the job wakes
- * the parent. One atomic per worker per job keeps the hot path free of shared writes
- * other than the claim itself. */
-static void publish_done(struct ctl *c, const struct job *j, uint64_t ran, uint64_t failed)
+/* Adds n to a counter of job generation g (its high 32 bits); 0 if the counter belongs
+ * to another generation by now, else the new count (the low 32 bits). A worker can mark
+ * itself idle and be slow to count what it ran: by then the parent may have published
+ * the next phase, which must not count it. */
+static uint64_t count_in(_Atomic uint64_t *ctr, uint32_t g, uint64_t n)
+{
+    uint64_t cur = atomic_load_explicit(ctr, memory_order_relaxed);
+    do {
+        if ((uint32_t)(cur >> 32) != g)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(ctr, &cur, cur + n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return (cur + n) & 0xffffffffu;
+}
+
+/* Publishes this worker's share of job generation g. The worker whose share completes the
+ * job wakes the parent. One atomic per worker per job keeps the hot path free of shared
+ * writes other than the claim itself. */
+static void publish_done(struct ctl *c, const struct job *j, uint32_t g, uint64_t ran,
+                         uint64_t failed)
 {
     if (ran == 0)
         return;
-    atomic_fetch_add_explicit(&c->failed, failed, memory_order_relaxed);
-    uint64_t done = atomic_fetch_add_explicit(&c->done, ran, memory_order_acq_rel) + ran;
-    if (done == j->count) {
+    if (failed)
+        (void)count_in(&c->failed, g, failed);
+    if (count_in(&c->done, g, ran) == j->count) {
         uint64_t one = 1;
         (void)mproc__write(c->efd, &one, sizeof one);
     }
@@ -152,7 +169,8 @@ static uint64_t run_job(struct ctl *c, struct wslot *w, uint32_t g, int64_t *ite
     atomic_fetch_add_explicit(&w->busy_ns, mproc__now_ns() - start, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->tasks, ran, memory_order_relaxed);
     atomic_store_explicit(&w->state, W_IDLE, memory_order_seq_cst);
-    publish_done(c, &j, ran, failed);
+    POOL_TP(MPROC_PT_WORKER_IDLE, (int)(w - c->w));
+    publish_done(c, &j, g, ran, failed);
     return ran;
 }
 
@@ -225,6 +243,7 @@ int mproc__pool_worker_main(void *arg)
         if (atomic_load(&c->shutdown))
             return 0;
         uint32_t g = atomic_load_explicit(&c->gen, memory_order_acquire);
+        POOL_TP(MPROC_PT_WORKER_GEN, a->slot);
         uint64_t ran = run_job(c, w, g, &item_ns, limit - mine);
         uint32_t t;
         while (mine + ran < limit && claim_task(c, a->slot, &t)) {

@@ -3,11 +3,14 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "pool/pool_test.h"
 
 static int square(const void *in, void *out, void *ctx)
 {
@@ -505,6 +508,131 @@ static void terminate_from_another_thread_mid_map(void **state)
     mproc_pool_free(p);
 }
 
+/* ---- a worker still on the previous job while the parent publishes the next ---------- */
+
+struct race {
+    _Atomic int in_publish; /* the parent sits at MPROC_PT_PUBLISH */
+    _Atomic int staged;     /* a worker left its point while the parent sat at its own */
+    _Atomic int crashed;    /* item 0 crashed its worker once */
+    _Atomic int runs[8];    /* times each item's function started */
+};
+static struct race *race;
+static int hook_once; /* per process: each worker is a fork and starts with 0 */
+
+static struct race *race_new(void)
+{
+    struct race *r =
+        mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(r != MAP_FAILED);
+    return r;
+}
+
+static int count_runs(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    long i = *(const long *)in;
+    atomic_fetch_add(&race->runs[i], 1);
+    *(long *)out = i * i;
+    return 0;
+}
+
+/* Worker 0 reads generation 0 and stops there; the parent then writes the first job and
+ * stops before publishing its generation; worker 0 goes on with generation 0 and finds a
+ * job written. */
+static void hook_stale_gen(int point, int slot)
+{
+    if (point == MPROC_PT_WORKER_GEN && slot == 0 && !hook_once++) {
+        usleep(1000 * 1000);
+        if (atomic_load(&race->in_publish))
+            atomic_store(&race->staged, 1);
+    } else if (point == MPROC_PT_PUBLISH) {
+        atomic_store(&race->in_publish, 1);
+        usleep(3000 * 1000);
+        atomic_store(&race->in_publish, 0);
+    }
+}
+
+static void worker_on_old_generation_claims_nothing_from_the_new_job(void **state)
+{
+    (void)state;
+    race = race_new();
+    mproc__pool_test_point = hook_stale_gen;
+    mproc_pool *p;
+    mproc_pool_opts o = {.workers = 2};
+    assert_ok(mproc_pool_new(&p, &o));
+    long in[8], out[8];
+    for (int i = 0; i < 8; i++)
+        in[i] = i;
+    mproc_map_opts mo = {.chunk = 1};
+    int rc = mproc_pool_map(p, count_runs, in, 8, sizeof(long), out, sizeof(long), NULL, &mo);
+    usleep(200 * 1000); /* a stray run of the job would land here */
+    mproc_pool_free(p);
+    mproc__pool_test_point = NULL;
+    assert_int_equal(rc, 0);
+    assert_int_equal(atomic_load(&race->staged), 1);
+    for (int i = 0; i < 8; i++) {
+        if (atomic_load(&race->runs[i]) != 1)
+            fail_msg("item %d ran %d times", i, atomic_load(&race->runs[i]));
+        assert_int_equal(out[i], (long)i * i);
+    }
+    munmap(race, sizeof *race);
+}
+
+/* Item 0 crashes its worker once and its retry is slow; the other worker, done with its
+ * share of the first phase, stops after marking itself idle and before counting what it
+ * ran, until the recovery phase (item 0 alone) is published. */
+static int crash_once_then_slow(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    long i = *(const long *)in;
+    atomic_fetch_add(&race->runs[i], 1);
+    if (i == 0 && !atomic_exchange(&race->crashed, 1))
+        _exit(9);
+    if (i == 0)
+        usleep(1500 * 1000);
+    *(long *)out = i * i;
+    return 0;
+}
+
+static void hook_late_count(int point, int slot)
+{
+    (void)slot;
+    if (point == MPROC_PT_WORKER_IDLE && !hook_once++) {
+        usleep(500 * 1000);
+        if (atomic_load(&race->crashed))
+            atomic_store(&race->staged, 1);
+    }
+}
+
+static void late_count_from_a_finished_phase_does_not_end_the_next(void **state)
+{
+    (void)state;
+    race = race_new();
+    mproc__pool_test_point = hook_late_count;
+    mproc_pool *p;
+    mproc_pool_opts o = {.workers = 2, .retries = 1};
+    assert_ok(mproc_pool_new(&p, &o));
+    long in[4], out[4];
+    int st[4];
+    for (int i = 0; i < 4; i++)
+        in[i] = i;
+    mproc_map_opts mo = {.chunk = 1};
+    int rc =
+        mproc_pool_map(p, crash_once_then_slow, in, 4, sizeof(long), out, sizeof(long), st, &mo);
+    usleep(200 * 1000);
+    mproc_pool_free(p);
+    mproc__pool_test_point = NULL;
+    assert_int_equal(atomic_load(&race->staged), 1);
+    if (rc != 0 || st[0] != 0 || out[0] != 0)
+        fail_msg("map %d, item 0: status %d, output %ld", rc, st[0], out[0]);
+    assert_int_equal(atomic_load(&race->runs[0]), 2); /* the crash, then one retry */
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(atomic_load(&race->runs[i]), 1);
+        assert_int_equal(out[i], (long)i * i);
+    }
+    munmap(race, sizeof *race);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -524,6 +652,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(task_calling_exit_costs_only_its_item),
         MPROC_CASE(timeout_storm, 120),
         cmocka_unit_test(terminate_from_another_thread_mid_map),
+        cmocka_unit_test(worker_on_old_generation_claims_nothing_from_the_new_job),
+        cmocka_unit_test(late_count_from_a_finished_phase_does_not_end_the_next),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
