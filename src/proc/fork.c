@@ -97,6 +97,8 @@ static _Noreturn void fork_child(struct fork_call *fc)
         _exit(127);
     }
     close_parent_ends(fc->pp);
+    /* and every other child's pipe ends the parent held when it forked (held.c) */
+    mproc__held_drop_in_child(c->keep, c->nkeep);
     if (fc->report[1] >= 0) {
         (void)mproc__write_all(fc->report[1], rec, sizeof rec);
         mproc__close(fc->report[1]);
@@ -147,9 +149,11 @@ static pid_t fork_child_process(struct fork_call *fc)
 static int do_fork(void *arg)
 {
     struct fork_call *fc = arg;
+    mproc__held_fork_begin(); /* no pipe is made between our fork and its marking */
     pid_t pid = fork_child_process(fc);
     if (pid == 0)
         fork_child(fc);
+    mproc__held_fork_end();
     fc->pid = pid;
     fc->err = pid < 0 ? errno : 0;
     return pid < 0 ? -1 : 0;

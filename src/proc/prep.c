@@ -27,9 +27,9 @@ void mproc__prep_init(struct mproc__prep *pp)
 void mproc__prep_release(struct mproc__prep *pp, int keep_parent_ends)
 {
     for (int i = 0; i < 3; i++) {
-        mproc__close(pp->child_end[i]);
+        mproc__held_close(pp->child_end[i]);
         if (!keep_parent_ends)
-            mproc__close(pp->parent_end[i]);
+            mproc__held_close(pp->parent_end[i]);
     }
     mproc__close(pp->devnull);
     free(pp->keep);
@@ -87,7 +87,7 @@ static int prep_stdio(struct mproc__prep *pp, const mproc_opts *o)
             break;
         case MPROC_STDIO_PIPE: {
             int fds[2];
-            int rc = mproc__pipe(fds);
+            int rc = mproc__held_pipe(fds); /* see held.c */
             if (rc < 0)
                 return rc;
             /* stdin: the child reads fds[0]; stdout/stderr: the child writes fds[1]. */

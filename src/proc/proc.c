@@ -412,18 +412,27 @@ int mproc_proc_fd(const mproc_proc *p)
     return p ? p->pidfd : -1;
 }
 
+/* A handle's pipe end, as open in this process: in a child forked by mproc_fork, which
+ * inherited the handle of a sibling, the sibling's pipes were closed at the fork (held.c)
+ * and their numbers may name other descriptors by now. */
+static int stdio_here(const mproc_proc *p, int which)
+{
+    int fd = p->stdio[which];
+    return fd >= 0 && foreign(p) && !mproc__held_has(fd) ? -1 : fd;
+}
+
 int mproc_proc_stdio(const mproc_proc *p, int which)
 {
     if (!p || which < 0 || which > 2)
         return -1;
-    return p->stdio[which];
+    return stdio_here(p, which);
 }
 
 int mproc_proc_take_stdio(mproc_proc *p, int which)
 {
     if (!p || which < 0 || which > 2)
         return -1;
-    int fd = p->stdio[which];
+    int fd = mproc__held_release(p->stdio[which], foreign(p));
     p->stdio[which] = -1;
     return fd;
 }
@@ -432,10 +441,11 @@ int mproc_proc_close_stdio(mproc_proc *p, int which)
 {
     if (!p || which < 0 || which > 2)
         return MPROC_EINVAL;
-    if (p->stdio[which] < 0)
-        return MPROC_EBADF;
-    mproc__close(p->stdio[which]);
+    int fd = stdio_here(p, which);
     p->stdio[which] = -1;
+    if (fd < 0)
+        return MPROC_EBADF;
+    mproc__held_close(fd);
     return 0;
 }
 
@@ -458,7 +468,7 @@ void mproc_proc_free(mproc_proc *p)
     }
     mproc__close(p->pidfd);
     for (int i = 0; i < 3; i++)
-        mproc__close(p->stdio[i]);
+        mproc__held_close(stdio_here(p, i));
     if (p->exit_word)
         munmap(p->exit_word, sizeof(int));
     free(p);

@@ -7,11 +7,13 @@
  *   fork.c     mproc_fork: fork, pidfd_open, the setup report, the SIGCHLD=SIG_IGN word;
  *   proc.c     the handle: wait, signal, terminate, state, accessors, free;
  *   registry.c the pids mproc created (for the subreaper) and mproc_reap_orphans;
+ *   held.c     the stdio pipe ends mproc holds, which mproc_fork's children close;
  *   spawner.c  the long-lived thread that creates children for non-main threads. */
 #ifndef MPROC_PROC_INT_H
 #define MPROC_PROC_INT_H
 
 #include <mproc/proc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -116,6 +118,25 @@ void mproc__registry_created(void);
  * per process (and thread). */
 pid_t mproc__self_pid(void);
 int mproc__is_main_thread(void);
+/* The lock of held.c's set, on the wipe-on-fork page; NULL if that page is missing. */
+pthread_mutex_t *mproc__registry_held_lock(void);
+
+/* ---- held.c: stdio pipe ends that mproc_fork's children must not keep ---- */
+/* pipe2(O_CLOEXEC), both ends marked held. */
+int mproc__held_pipe(int fds[2]);
+/* Unmarks and closes fd (nothing if fd < 0). */
+void mproc__held_close(int fd);
+/* Unmarks fd, which the caller now owns; returns fd, or -1 if only_if_held and fd was not
+ * held (a forked child's copy of a handle: its pipes were closed at the fork). */
+int mproc__held_release(int fd, int only_if_held);
+/* 1 if fd is marked held in this process. */
+int mproc__held_has(int fd);
+/* Around mproc_fork's fork() in the parent: no pipe is created and marked meanwhile. */
+void mproc__held_fork_begin(void);
+void mproc__held_fork_end(void);
+/* In mproc_fork's child: closes every held descriptor above 2 not in keep, and empties
+ * the set. */
+void mproc__held_drop_in_child(const int *keep, size_t nkeep);
 
 /* ---- spawner.c ---- */
 /* Run fn(arg) on a thread that lives as long as the process, so that children it

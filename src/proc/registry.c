@@ -35,6 +35,7 @@
 struct reg {
     pthread_mutex_t lock;
     pthread_rwlock_t create;
+    pthread_mutex_t held_lock; /* held.c's set of pipe ends */
     size_t len, cap;
     pid_t *pids;            /* inline below, or a heap array once that is full; NULL: not set up */
     _Atomic pid_t self;     /* our pid, 0 until asked: a forked child finds 0 again */
@@ -96,6 +97,12 @@ int mproc__is_main_thread(void)
     r->main_thread = pthread_self();
     atomic_store_explicit(&r->main_known, 1, memory_order_release);
     return 1;
+}
+
+pthread_mutex_t *mproc__registry_held_lock(void)
+{
+    struct reg *r = reg_get();
+    return r ? &r->held_lock : NULL;
 }
 
 void mproc__registry_creating(void)

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 static int ret_arg(void *arg)
 {
@@ -323,6 +324,136 @@ static void inherited_handle_cannot_touch_the_sibling(void **state)
     mproc_proc_free(sib);
 }
 
+/* ---- a forked child keeps no copy of its siblings' pipes ------------------------------ */
+
+static mproc_proc *spawn_cat_with_stdin_pipe(void)
+{
+    mproc_proc *cat;
+    const char *argv[] = {"/bin/cat", NULL};
+    mproc_opts o = {.stdio = {{.kind = MPROC_STDIO_PIPE}, {.kind = MPROC_STDIO_NULL}}};
+    assert_ok(mproc_spawn(&cat, argv, &o));
+    return cat;
+}
+
+/* cat's stdin write end, open in the parent when this child was forked. */
+static int sibling_pipe_is_closed(void *arg)
+{
+    int fd = *(int *)arg;
+    return fcntl(fd, F_GETFD) == -1 && errno == EBADF ? 0 : 1;
+}
+
+static int sibling_pipe_is_open(void *arg)
+{
+    return 1 - sibling_pipe_is_closed(arg);
+}
+
+static void forked_child_does_not_hold_a_siblings_stdin(void **state)
+{
+    (void)state;
+    mproc_proc *cat = spawn_cat_with_stdin_pipe(), *p;
+    int w = mproc_proc_stdio(cat, MPROC_STDIN);
+    assert_ok(mproc_fork(&p, sleep_long, NULL, NULL));
+    /* End of input for cat, while the forked child still lives. */
+    assert_ok(mproc_proc_close_stdio(cat, MPROC_STDIN));
+    mproc_status st;
+    int rc = mproc_proc_wait(cat, 5000, &st);
+    assert_ok(mproc_proc_terminate(p, 0, NULL));
+    mproc_proc_free(p);
+    mproc_proc_free(cat);
+    (void)w;
+    assert_ok(rc); /* cat saw end-of-file: nobody else held the write end */
+    assert_int_equal(mproc_exitcode(&st), 0);
+}
+
+static void forked_child_finds_siblings_pipes_closed(void **state)
+{
+    (void)state;
+    mproc_proc *cat = spawn_cat_with_stdin_pipe(), *p;
+    int w = mproc_proc_stdio(cat, MPROC_STDIN);
+    mproc_status st;
+    assert_ok(mproc_fork(&p, sibling_pipe_is_closed, &w, NULL));
+    assert_ok(mproc_proc_wait(p, 10000, &st));
+    mproc_proc_free(p);
+    assert_int_equal(mproc_exitcode(&st), 0);
+    /* ...unless it is passed on purpose */
+    mproc_opts o = {.pass_fds = &w, .pass_fds_count = 1};
+    assert_ok(mproc_fork(&p, sibling_pipe_is_open, &w, &o));
+    assert_ok(mproc_proc_wait(p, 10000, &st));
+    mproc_proc_free(p);
+    assert_int_equal(mproc_exitcode(&st), 0);
+    mproc_proc_free(cat);
+}
+
+/* In the forked child the sibling's handle shows no pipe, and freeing it closes nothing
+ * of the child's own, though the descriptor numbers it held are free for reuse there. */
+static int free_sibling_keeps_own_fds(void *arg)
+{
+    mproc_proc *sib = arg;
+    int fds[8], n = 0;
+    for (; n < 8; n++)
+        if ((fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+            return 1;
+    if (mproc_proc_stdio(sib, MPROC_STDIN) != -1 || mproc_proc_take_stdio(sib, MPROC_STDIN) != -1)
+        return 2;
+    mproc_proc_free(sib);
+    for (int i = 0; i < n; i++)
+        if (fcntl(fds[i], F_GETFD) == -1)
+            return 3;
+    return 0;
+}
+
+static void inherited_handle_frees_nothing_of_the_childs(void **state)
+{
+    (void)state;
+    mproc_proc *cat = spawn_cat_with_stdin_pipe(), *p;
+    mproc_status st;
+    assert_ok(mproc_fork(&p, free_sibling_keeps_own_fds, cat, NULL));
+    assert_ok(mproc_proc_wait(p, 10000, &st));
+    mproc_proc_free(p);
+    mproc_proc_free(cat);
+    assert_int_equal(mproc_exitcode(&st), 0);
+}
+
+/* One thread runs cat with input to completion, over and over, while this one forks
+ * children that linger: none of them may keep a copy of a run's pipes, or that run would
+ * wait for end-of-file until its timeout. */
+static _Atomic int runs_done, runs_failed;
+
+static void *run_cat_loop(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"/bin/cat", NULL};
+    mproc_run_opts ro = {.input = "hello", .input_len = 5, .timeout_ms = 5000};
+    for (int i = 0; i < 20; i++) {
+        mproc_result res;
+        int rc = mproc_run(argv, NULL, &ro, &res);
+        if (rc != 0 || res.out_len != 5)
+            atomic_fetch_add(&runs_failed, 1);
+        mproc_result_free(&res);
+        atomic_fetch_add(&runs_done, 1);
+    }
+    return NULL;
+}
+
+static void forks_beside_runs_in_another_thread_keep_no_pipes(void **state)
+{
+    (void)state;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_cat_loop, NULL), 0);
+    mproc_proc *kids[64];
+    int n = 0;
+    while (atomic_load(&runs_done) < 20 && n < 64) {
+        assert_ok(mproc_fork(&kids[n++], sleep_long, NULL, NULL));
+        usleep(2000);
+    }
+    pthread_join(t, NULL);
+    for (int i = 0; i < n; i++) {
+        assert_ok(mproc_proc_terminate(kids[i], 0, NULL));
+        mproc_proc_free(kids[i]);
+    }
+    assert_int_equal(atomic_load(&runs_failed), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -340,6 +471,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(fork_from_a_child_forked_on_behalf_of_a_thread),
         cmocka_unit_test(fork_wait_forever_returns_the_code),
         cmocka_unit_test(inherited_handle_cannot_touch_the_sibling),
+        cmocka_unit_test(forked_child_does_not_hold_a_siblings_stdin),
+        cmocka_unit_test(forked_child_finds_siblings_pipes_closed),
+        cmocka_unit_test(inherited_handle_frees_nothing_of_the_childs),
+        MPROC_CASE(forks_beside_runs_in_another_thread_keep_no_pipes, 120),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
