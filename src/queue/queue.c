@@ -512,8 +512,15 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
          * tail, on the producers' busy line, is not read. */
         if (!q_stamp_at(s, h) || q_state(s) == 0)
             break;
-        /* Anything but a committed record may be a claim or a filler not yet published
-         * (or never to be: its producer died holding plock); only tail tells. */
+        /* A claim is waited for whether or not it is published yet: tail, on the producers'
+         * busy line, is left alone (skip_dead_claimed reads it before skipping one). */
+        if (q_state(s) == QS_CLAIMED) {
+            if (blk->stamp != s)
+                *blk = (struct qblock){h, s, mproc__now_ns()};
+            break;
+        }
+        /* Anything else but a committed record may be a filler not yet published (or never
+         * to be: its producer died holding plock); only tail tells. */
         if (q_state(s) != QS_COMMITTED) {
             if (h == atomic_load_explicit(&hd->tail, memory_order_acquire))
                 break;
@@ -564,7 +571,11 @@ static int skip_dead_claimed(mproc_queue *q, uint32_t me, struct qblock *blk, st
         return 0;
     struct qrec *r = q_rec(q, blk->pos);
     uint64_t s = blk->stamp;
-    if (atomic_load(&hd->head) == blk->pos && atomic_load(&r->stamp) == s) {
+    /* Only a published claim (tail past it) is skipped: no producer writes there again
+     * before the space is reclaimed. An unpublished one (its producer died holding plock)
+     * is the next producer's to repair and write over. */
+    if (atomic_load(&hd->tail) > blk->pos && atomic_load(&hd->head) == blk->pos &&
+        atomic_load(&r->stamp) == s) {
         atomic_store(&r->stamp, q_stamp(blk->pos, 0, QS_ABANDONED));
         Q_FAULT(MPROC_QF_SKIP_LOCKED);
         atomic_fetch_add(&hd->abandoned, 1);
