@@ -141,18 +141,25 @@ void mproc__held_drop_in_child(const int *keep, size_t nkeep)
 {
     if (!held_count)
         return;
+    size_t left = 0;
     for (size_t w = 0; w < held_words; w++) {
-        unsigned long bits = held_bits[w];
+        unsigned long bits = held_bits[w], keep_bits = 0;
         while (bits) {
-            int fd = (int)(w * WORD_BITS + (size_t)__builtin_ctzl(bits));
+            unsigned b = (unsigned)__builtin_ctzl(bits);
+            int fd = (int)(w * WORD_BITS + b);
             bits &= bits - 1;
-            int kept = fd <= 2; /* the child's own stdio by now */
-            for (size_t i = 0; i < nkeep && !kept; i++)
-                kept = keep[i] == fd;
-            if (!kept)
+            int passed = 0; /* passed on purpose: stays open, and held (handles show it) */
+            for (size_t i = 0; i < nkeep && !passed; i++)
+                passed = keep[i] == fd;
+            if (passed) {
+                keep_bits |= 1ul << b;
+                left++;
+            } else if (fd > 2) { /* 0..2 are the child's own stdio by now */
                 (void)syscall(SYS_close, fd);
+            }
         }
-        held_bits[w] = 0;
+        if (held_bits[w] != keep_bits)
+            held_bits[w] = keep_bits;
     }
-    held_count = 0;
+    held_count = left;
 }

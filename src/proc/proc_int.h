@@ -134,8 +134,8 @@ int mproc__held_has(int fd);
 /* Around mproc_fork's fork() in the parent: no pipe is created and marked meanwhile. */
 void mproc__held_fork_begin(void);
 void mproc__held_fork_end(void);
-/* In mproc_fork's child: closes every held descriptor above 2 not in keep, and empties
- * the set. */
+/* In mproc_fork's child: closes every held descriptor above 2 not in keep; only those in
+ * keep stay held. */
 void mproc__held_drop_in_child(const int *keep, size_t nkeep);
 
 /* ---- spawner.c ---- */

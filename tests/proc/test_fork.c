@@ -342,9 +342,12 @@ static int sibling_pipe_is_closed(void *arg)
     return fcntl(fd, F_GETFD) == -1 && errno == EBADF ? 0 : 1;
 }
 
+/* passed on purpose: open, and the sibling's handle (arg[1]) still shows it */
 static int sibling_pipe_is_open(void *arg)
 {
-    return 1 - sibling_pipe_is_closed(arg);
+    void **a = arg;
+    int fd = *(int *)a[0];
+    return sibling_pipe_is_closed(&fd) == 1 && mproc_proc_stdio(a[1], MPROC_STDIN) == fd ? 0 : 1;
 }
 
 static void forked_child_does_not_hold_a_siblings_stdin(void **state)
@@ -377,7 +380,8 @@ static void forked_child_finds_siblings_pipes_closed(void **state)
     assert_int_equal(mproc_exitcode(&st), 0);
     /* ...unless it is passed on purpose */
     mproc_opts o = {.pass_fds = &w, .pass_fds_count = 1};
-    assert_ok(mproc_fork(&p, sibling_pipe_is_open, &w, &o));
+    void *args[2] = {&w, cat};
+    assert_ok(mproc_fork(&p, sibling_pipe_is_open, args, &o));
     assert_ok(mproc_proc_wait(p, 10000, &st));
     mproc_proc_free(p);
     assert_int_equal(mproc_exitcode(&st), 0);
