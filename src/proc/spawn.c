@@ -152,15 +152,16 @@ static int create(struct mproc__prep *pp, int detached, struct spawn_call *sc)
 {
     int report[2] = {-1, -1};
     if (!vm_is_shared()) {
-        int rc = mproc__pipe(report);
+        /* held (held.c): read until EOF, so no child forked meanwhile may keep it */
+        int rc = mproc__held_pipe(report);
         if (rc < 0)
             return rc;
         pp->c.report_fd = report[1];
     }
     char *stack = malloc((detached ? 2 : 1) * SPAWN_STACK_SIZE);
     if (!stack) {
-        mproc__close(report[0]);
-        mproc__close(report[1]);
+        mproc__held_close(report[0]);
+        mproc__held_close(report[1]);
         return MPROC_ENOMEM;
     }
     *sc = (struct spawn_call){
@@ -172,11 +173,11 @@ static int create(struct mproc__prep *pp, int detached, struct spawn_call *sc)
         rc = do_clone(sc);
     free(stack);
     if (report[0] >= 0) {
-        mproc__close(report[1]);
+        mproc__held_close(report[1]);
         pp->c.report_fd = -1;
         if (rc == 0)
             read_pipe_report(pp, report[0]);
-        mproc__close(report[0]);
+        mproc__held_close(report[0]);
     }
     if (pp->c.stage != 0) {
         /* The child recorded a failure and left with _exit(127): collect it. A detached

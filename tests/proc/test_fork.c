@@ -421,7 +421,9 @@ static void inherited_handle_frees_nothing_of_the_childs(void **state)
 /* One thread runs cat with input to completion, over and over, while this one forks
  * children that linger: none of them may keep a copy of a run's pipes, or that run would
  * wait for end-of-file until its timeout. */
-static _Atomic int runs_done, runs_failed;
+static _Atomic int runs_done, runs_failed, first_rc;
+static _Atomic long first_len;
+static _Atomic int64_t first_ms;
 
 static void *run_cat_loop(void *arg)
 {
@@ -430,9 +432,13 @@ static void *run_cat_loop(void *arg)
     mproc_run_opts ro = {.input = "hello", .input_len = 5, .timeout_ms = 5000};
     for (int i = 0; i < 20; i++) {
         mproc_result res;
+        int64_t t0 = mproc_test_now_ms();
         int rc = mproc_run(argv, NULL, &ro, &res);
-        if (rc != 0 || res.out_len != 5)
-            atomic_fetch_add(&runs_failed, 1);
+        if ((rc != 0 || res.out_len != 5) && atomic_fetch_add(&runs_failed, 1) == 0) {
+            atomic_store(&first_rc, rc);
+            atomic_store(&first_len, (long)res.out_len);
+            atomic_store(&first_ms, mproc_test_now_ms() - t0);
+        }
         mproc_result_free(&res);
         atomic_fetch_add(&runs_done, 1);
     }
@@ -455,7 +461,10 @@ static void forks_beside_runs_in_another_thread_keep_no_pipes(void **state)
         assert_ok(mproc_proc_terminate(kids[i], 0, NULL));
         mproc_proc_free(kids[i]);
     }
-    assert_int_equal(atomic_load(&runs_failed), 0);
+    if (atomic_load(&runs_failed))
+        fail_msg("%d runs failed; the first: %s, %ld bytes out, after %lld ms",
+                 atomic_load(&runs_failed), mproc_err_name(atomic_load(&first_rc)),
+                 atomic_load(&first_len), (long long)atomic_load(&first_ms));
 }
 
 int main(int argc, char **argv)
