@@ -96,9 +96,13 @@ static uint64_t run_chunk(struct ctl *c, struct wslot *w, const struct job *j, u
     uint64_t failed = 0;
     for (uint64_t pos = b; pos < b + n; pos++) {
         uint64_t i = j->list ? j->list[pos] : pos;
-        atomic_store_explicit(&w->cur, i, memory_order_relaxed);
+        /* The start before the index, released with it: the parent, enforcing timeouts,
+         * reads the index and then the start, and must never pair this item with an older
+         * start (the last item of a map that ended long ago would look overdue). */
         if (j->timeouts)
             atomic_store_explicit(&w->t0_ns, mproc__now_ns(), memory_order_relaxed);
+        POOL_TP(MPROC_PT_WORKER_ITEM, (int)(w - c->w));
+        atomic_store_explicit(&w->cur, i, memory_order_release);
         atomic_signal_fence(memory_order_seq_cst);
         int rc = j->fn(j->in + i * j->in_size, j->out + i * j->out_size, c->ctx);
         failed += rc != 0;

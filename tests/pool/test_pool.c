@@ -633,6 +633,45 @@ static void late_count_from_a_finished_phase_does_not_end_the_next(void **state)
     munmap(race, sizeof *race);
 }
 
+/* A worker records when an item starts and which item it is; the parent, enforcing
+ * timeouts, must never pair an item with the start of one before it (here the last item
+ * of a map that ended long ago), or it would kill the worker for nothing. */
+static int quick(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    *(long *)out = *(const long *)in;
+    return 0;
+}
+
+static void hook_between_start_and_item(int point, int slot)
+{
+    (void)slot;
+    if (point == MPROC_PT_WORKER_ITEM && atomic_fetch_add(&race->runs[0], 1) == 1)
+        usleep(100 * 1000); /* the second item's: the parent polls every 10 ms meanwhile */
+}
+
+static void timeout_never_pairs_an_item_with_an_older_start(void **state)
+{
+    (void)state;
+    race = race_new();
+    mproc__pool_test_point = hook_between_start_and_item;
+    mproc_pool *p;
+    mproc_pool_opts o = {.workers = 1, .task_timeout_ms = 300};
+    assert_ok(mproc_pool_new(&p, &o));
+    long in = 7, out = 0;
+    int st = -1;
+    int rc1 = mproc_pool_map(p, quick, &in, 1, sizeof in, &out, sizeof out, &st, NULL);
+    usleep(600 * 1000); /* the first item's start is now twice the timeout ago */
+    int rc2 = mproc_pool_map(p, quick, &in, 1, sizeof in, &out, sizeof out, &st, NULL);
+    mproc_pool_free(p);
+    mproc__pool_test_point = NULL;
+    assert_int_equal(rc1, 0);
+    assert_int_equal(atomic_load(&race->runs[0]), 2);
+    if (rc2 != 0 || st != 0)
+        fail_msg("second map %d, item status %d", rc2, st);
+    munmap(race, sizeof *race);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -654,6 +693,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(terminate_from_another_thread_mid_map),
         cmocka_unit_test(worker_on_old_generation_claims_nothing_from_the_new_job),
         cmocka_unit_test(late_count_from_a_finished_phase_does_not_end_the_next),
+        cmocka_unit_test(timeout_never_pairs_an_item_with_an_older_start),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
