@@ -60,6 +60,11 @@ struct mproc_pool {
     mproc_proc **procs;
     struct pool_warg *wargs;
     int *reason;
+    /* what a worker was killed for (reason != R_NONE): a map item or a task slot. The kill
+     * lands a moment after the decision; by then the worker may have finished that and
+     * started something else, which is then run again, not blamed. */
+    uint64_t *kill_item; /* POOL_NO_ITEM: none */
+    int64_t *kill_task;  /* -1: none */
     int *restarts, *crashes;
     mproc_pool_opts o;
     int closed, broken, init_deaths;
@@ -91,6 +96,8 @@ static int start_worker(mproc_pool *p, int i)
     atomic_store(&w->ready, 0);
     atomic_store(&w->state, W_IDLE);
     p->reason[i] = R_NONE;
+    p->kill_item[i] = POOL_NO_ITEM;
+    p->kill_task[i] = -1;
     p->wargs[i] = (struct pool_warg){.ctl = p->ctl, .slot = i};
     mproc_opts fo = {.name = "mproc-worker"};
     int rc = mproc_fork(&p->procs[i], mproc__pool_worker_main, &p->wargs[i], &fo);
@@ -119,9 +126,12 @@ static int pool_alloc(mproc_pool *p)
     p->procs = calloc(n, sizeof *p->procs);
     p->wargs = calloc(n, sizeof *p->wargs);
     p->reason = calloc(n, sizeof *p->reason);
+    p->kill_item = calloc(n, sizeof *p->kill_item);
+    p->kill_task = calloc(n, sizeof *p->kill_task);
     p->restarts = calloc(n, sizeof *p->restarts);
     p->crashes = calloc(n, sizeof *p->crashes);
-    if (!p->procs || !p->wargs || !p->reason || !p->restarts || !p->crashes)
+    if (!p->procs || !p->wargs || !p->reason || !p->kill_item || !p->kill_task || !p->restarts ||
+        !p->crashes)
         return MPROC_ENOMEM;
     uint32_t nt = (uint32_t)(p->o.max_pending ? p->o.max_pending : 1024);
     size_t tb = p->o.task_bytes ? p->o.task_bytes : 4096;
@@ -168,6 +178,8 @@ static void pool_release(mproc_pool *p)
     free(p->procs);
     free(p->wargs);
     free(p->reason);
+    free(p->kill_item);
+    free(p->kill_task);
     free(p->restarts);
     free(p->crashes);
     free(p->retries);
@@ -279,8 +291,10 @@ static void blame_task(mproc_pool *p, int i, int exitcode)
         if (atomic_load(&c->tstate[j]) != T_RUNNING + (uint32_t)i)
             continue;
         struct tslot *t = mproc__tslot(c, j);
-        if (p->reason[i] == R_NONE && p->tretries[j] < p->o.retries) {
-            p->tretries[j]++;
+        /* killed for another task, which had finished when the kill landed: run it again */
+        int collateral = p->reason[i] != R_NONE && p->kill_task[i] != (int64_t)j;
+        if (collateral || (p->reason[i] == R_NONE && p->tretries[j] < p->o.retries)) {
+            p->tretries[j] += !collateral;
             atomic_store(&t->t0_ns, 0);
             atomic_fetch_add(&c->queued, 1);
             atomic_store(&c->tstate[j], T_QUEUED);
@@ -306,7 +320,9 @@ static void handle_death(mproc_pool *p, int i)
     int was_running = atomic_load(&w->state) == W_RUNNING;
     int clean = st.exited && st.code == 0 && !was_running;
     int exitcode = st.unknown ? 0 : mproc_exitcode(&st);
-    if (cur != POOL_NO_ITEM && p->ctl->job.fn)
+    /* An item the worker was not killed for (the kill was aimed at an item or task that
+     * finished just before it landed) stays pending: the recovery phase runs it again. */
+    if (cur != POOL_NO_ITEM && p->ctl->job.fn && (p->reason[i] == R_NONE || cur == p->kill_item[i]))
         blame(p, cur, p->reason[i], exitcode);
     blame_task(p, i, exitcode);
     if (was_running)
@@ -328,11 +344,16 @@ static void handle_death(mproc_pool *p, int i)
         (void)start_worker(p, i);
 }
 
-static void kill_worker(mproc_pool *p, int i, int reason)
+/* Kills worker i for map item `item` or task slot `task` (the other one POOL_NO_ITEM or
+ * -1): only what it was killed for is blamed when its death is handled. */
+static void kill_worker(mproc_pool *p, int i, int reason, uint64_t item, int64_t task)
 {
     if (!p->procs[i] || p->reason[i] != R_NONE)
         return;
     p->reason[i] = reason;
+    p->kill_item[i] = item;
+    p->kill_task[i] = task;
+    POOL_TP(MPROC_PT_KILL, i);
     (void)mproc_proc_signal(p->procs[i], SIGKILL);
 }
 
@@ -345,7 +366,7 @@ static void enforce_task_timeouts(mproc_pool *p, int64_t now, int64_t limit)
             continue;
         int64_t t0 = atomic_load(&mproc__tslot(c, j)->t0_ns);
         if (t0 != 0 && now - t0 > limit && (int)(s - T_RUNNING) < p->n)
-            kill_worker(p, (int)(s - T_RUNNING), R_TIMEOUT);
+            kill_worker(p, (int)(s - T_RUNNING), R_TIMEOUT, POOL_NO_ITEM, (int64_t)j);
     }
 }
 
@@ -355,10 +376,11 @@ static void enforce_timeouts(mproc_pool *p, int64_t now)
     enforce_task_timeouts(p, now, limit);
     for (int i = 0; i < p->n; i++) {
         struct wslot *w = &p->ctl->w[i];
-        if (!p->procs[i] || p->reason[i] == R_TIMEOUT || atomic_load(&w->cur) == POOL_NO_ITEM)
+        uint64_t cur = atomic_load(&w->cur);
+        if (!p->procs[i] || p->reason[i] == R_TIMEOUT || cur == POOL_NO_ITEM)
             continue;
         if (now - atomic_load(&w->t0_ns) > limit)
-            kill_worker(p, i, R_TIMEOUT);
+            kill_worker(p, i, R_TIMEOUT, cur, -1);
     }
 }
 
@@ -883,7 +905,7 @@ int mproc_future_cancel(mproc_future *f)
         return 1;
     }
     if (expect >= T_RUNNING && (int)(expect - T_RUNNING) < p->n) {
-        kill_worker(p, (int)(expect - T_RUNNING), R_CANCEL);
+        kill_worker(p, (int)(expect - T_RUNNING), R_CANCEL, POOL_NO_ITEM, (int64_t)f->slot);
         (void)wait_slot(p, f->slot, INT64_MAX); /* the death is blamed ECANCELED */
     }
     settle(f);

@@ -13,6 +13,7 @@ enum mproc_pool_test_point {
     MPROC_PT_WORKER_IDLE,    /* worker: ran its share, marked idle, not yet counted it */
     MPROC_PT_PUBLISH,        /* parent: job written, its generation not yet published */
     MPROC_PT_WORKER_ITEM,    /* worker: an item's start recorded, its index not yet */
+    MPROC_PT_KILL,           /* parent: a worker is to be killed (timeout, cancel), not yet */
 };
 
 /* NULL in normal use; set only by tests. slot: the worker's, or -1 in the parent. */

@@ -672,6 +672,87 @@ static void timeout_never_pairs_an_item_with_an_older_start(void **state)
     munmap(race, sizeof *race);
 }
 
+/* A kill (cancel, timeout) lands a moment after the decision: if the worker has finished
+ * what it was killed for and started something else by then, that something else is run
+ * again, not reported cancelled or timed out. The parent is held at MPROC_PT_KILL. */
+static int kill_delay_ms;
+
+static void hook_slow_kill(int point, int slot)
+{
+    (void)slot;
+    if (point == MPROC_PT_KILL && kill_delay_ms)
+        usleep((useconds_t)kill_delay_ms * 1000);
+}
+
+static int task_sleep(const void *arg, size_t len, void *res, size_t *res_len, void *ctx)
+{
+    (void)len;
+    (void)ctx;
+    int ms = *(const int *)arg;
+    usleep((useconds_t)ms * 1000);
+    *(int *)res = ms;
+    *res_len = sizeof(int);
+    return 0;
+}
+
+static void cancel_kill_landing_on_the_next_task_reruns_it(void **state)
+{
+    (void)state;
+    mproc__pool_test_point = hook_slow_kill;
+    kill_delay_ms = 300;
+    mproc_pool *p;
+    mproc_pool_opts o = {.workers = 1};
+    assert_ok(mproc_pool_new(&p, &o));
+    int x_ms = 150, y_ms = 400;
+    mproc_future *x, *y;
+    assert_ok(mproc_pool_submit(p, task_sleep, &x_ms, sizeof x_ms, &x));
+    assert_ok(mproc_pool_submit(p, task_sleep, &y_ms, sizeof y_ms, &y));
+    usleep(50 * 1000);                      /* x is running */
+    int cancelled = mproc_future_cancel(x); /* x ends while the kill is on its way */
+    kill_delay_ms = 0;
+    assert_ok(mproc_future_wait(y, 10000));
+    int ys = mproc_future_status(y);
+    const int *yr = mproc_future_result(y, NULL);
+    int yv = yr ? *yr : -1;
+    mproc_future_free(x);
+    mproc_future_free(y);
+    mproc_pool_free(p);
+    mproc__pool_test_point = NULL;
+    assert_int_equal(cancelled, 0); /* x had finished */
+    if (ys != 0 || yv != y_ms)
+        fail_msg("y: status %d, result %d", ys, yv);
+}
+
+static int item_sleep(const void *in, void *out, void *ctx)
+{
+    (void)ctx;
+    int ms = *(const int *)in;
+    usleep((useconds_t)ms * 1000);
+    *(int *)out = ms;
+    return 0;
+}
+
+static void timeout_kill_landing_on_the_next_item_reruns_it(void **state)
+{
+    (void)state;
+    mproc__pool_test_point = hook_slow_kill;
+    kill_delay_ms = 100;
+    mproc_pool *p;
+    mproc_pool_opts o = {.workers = 1, .task_timeout_ms = 200};
+    assert_ok(mproc_pool_new(&p, &o));
+    int in[2] = {260, 150}, out[2] = {0, 0}, st[2] = {-1, -1};
+    mproc_map_opts mo = {.chunk = 1};
+    /* item 0 is overdue at 200 ms; the kill leaves at ~310 ms, after it ended at 260 and
+     * while item 1 (150 ms, within its limit) runs */
+    int rc = mproc_pool_map(p, item_sleep, in, 2, sizeof(int), out, sizeof(int), st, &mo);
+    kill_delay_ms = 0;
+    mproc_pool_free(p);
+    mproc__pool_test_point = NULL;
+    if (rc != 0 || st[0] != 0 || st[1] != 0 || out[1] != 150)
+        fail_msg("map %d; item 0: status %d; item 1: status %d, output %d", rc, st[0], st[1],
+                 out[1]);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -694,6 +775,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(worker_on_old_generation_claims_nothing_from_the_new_job),
         cmocka_unit_test(late_count_from_a_finished_phase_does_not_end_the_next),
         cmocka_unit_test(timeout_never_pairs_an_item_with_an_older_start),
+        cmocka_unit_test(cancel_kill_landing_on_the_next_task_reruns_it),
+        cmocka_unit_test(timeout_kill_landing_on_the_next_item_reruns_it),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
