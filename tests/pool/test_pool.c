@@ -689,6 +689,7 @@ static int task_sleep(const void *arg, size_t len, void *res, size_t *res_len, v
     (void)len;
     (void)ctx;
     int ms = *(const int *)arg;
+    atomic_fetch_add(&race->runs[ms == 150 ? 0 : 1], 1); /* started: x counts in runs[0] */
     usleep((useconds_t)ms * 1000);
     *(int *)res = ms;
     *res_len = sizeof(int);
@@ -698,6 +699,7 @@ static int task_sleep(const void *arg, size_t len, void *res, size_t *res_len, v
 static void cancel_kill_landing_on_the_next_task_reruns_it(void **state)
 {
     (void)state;
+    race = race_new();
     mproc__pool_test_point = hook_slow_kill;
     kill_delay_ms = 300;
     mproc_pool *p;
@@ -707,7 +709,8 @@ static void cancel_kill_landing_on_the_next_task_reruns_it(void **state)
     mproc_future *x, *y;
     assert_ok(mproc_pool_submit(p, task_sleep, &x_ms, sizeof x_ms, &x));
     assert_ok(mproc_pool_submit(p, task_sleep, &y_ms, sizeof y_ms, &y));
-    usleep(50 * 1000);                      /* x is running */
+    for (int i = 0; i < 1000 && !atomic_load(&race->runs[0]); i++)
+        usleep(10 * 1000);                  /* until x runs */
     int cancelled = mproc_future_cancel(x); /* x ends while the kill is on its way */
     kill_delay_ms = 0;
     assert_ok(mproc_future_wait(y, 10000));
@@ -721,6 +724,7 @@ static void cancel_kill_landing_on_the_next_task_reruns_it(void **state)
     assert_int_equal(cancelled, 0); /* x had finished */
     if (ys != 0 || yv != y_ms)
         fail_msg("y: status %d, result %d", ys, yv);
+    munmap(race, sizeof *race);
 }
 
 static int item_sleep(const void *in, void *out, void *ctx)
