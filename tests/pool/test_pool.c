@@ -701,11 +701,11 @@ static void cancel_kill_landing_on_the_next_task_reruns_it(void **state)
     (void)state;
     race = race_new();
     mproc__pool_test_point = hook_slow_kill;
-    kill_delay_ms = 300;
+    kill_delay_ms = 600; /* x (150 ms) ends well before, y (1 s) runs well past it */
     mproc_pool *p;
     mproc_pool_opts o = {.workers = 1};
     assert_ok(mproc_pool_new(&p, &o));
-    int x_ms = 150, y_ms = 400;
+    int x_ms = 150, y_ms = 1000;
     mproc_future *x, *y;
     assert_ok(mproc_pool_submit(p, task_sleep, &x_ms, sizeof x_ms, &x));
     assert_ok(mproc_pool_submit(p, task_sleep, &y_ms, sizeof y_ms, &y));
@@ -740,19 +740,19 @@ static void timeout_kill_landing_on_the_next_item_reruns_it(void **state)
 {
     (void)state;
     mproc__pool_test_point = hook_slow_kill;
-    kill_delay_ms = 100;
+    kill_delay_ms = 200;
     mproc_pool *p;
-    mproc_pool_opts o = {.workers = 1, .task_timeout_ms = 200};
+    mproc_pool_opts o = {.workers = 1, .task_timeout_ms = 400};
     assert_ok(mproc_pool_new(&p, &o));
-    int in[2] = {260, 150}, out[2] = {0, 0}, st[2] = {-1, -1};
+    int in[2] = {420, 350}, out[2] = {0, 0}, st[2] = {-1, -1};
     mproc_map_opts mo = {.chunk = 1};
-    /* item 0 is overdue at 200 ms; the kill leaves at ~310 ms, after it ended at 260 and
-     * while item 1 (150 ms, within its limit) runs */
+    /* item 0 is overdue at 400 ms; the kill leaves at ~610 ms, after it ended at 420 and
+     * while item 1 (350 ms, within its limit) runs: ~190 ms of margin either way */
     int rc = mproc_pool_map(p, item_sleep, in, 2, sizeof(int), out, sizeof(int), st, &mo);
     kill_delay_ms = 0;
     mproc_pool_free(p);
     mproc__pool_test_point = NULL;
-    if (rc != 0 || st[0] != 0 || st[1] != 0 || out[1] != 150)
+    if (rc != 0 || st[0] != 0 || st[1] != 0 || out[1] != 350)
         fail_msg("map %d; item 0: status %d; item 1: status %d, output %d", rc, st[0], st[1],
                  out[1]);
 }
