@@ -224,9 +224,12 @@ MPROC_API pid_t mproc_proc_pid(const mproc_proc *p);
  *  open it (waits then return MPROC_ECHILD). */
 MPROC_API int mproc_proc_fd(const mproc_proc *p);
 /** The parent's end of a piped stream (0, 1, 2), or -1. Owned by the handle until
- *  mproc_proc_take_stdio(). */
+ *  mproc_proc_take_stdio(): close it with mproc_proc_close_stdio(), not close(). Children
+ *  made by mproc_fork do not inherit it (unless in pass_fds); in such a child, a handle
+ *  inherited from the parent returns -1 here. */
 MPROC_API int mproc_proc_stdio(const mproc_proc *p, int which);
-/** Takes ownership of the parent's end of a piped stream (the handle forgets it). */
+/** Takes ownership of the parent's end of a piped stream (the handle forgets it; from
+ *  then on it is an ordinary descriptor of the caller's, inherited by forks). */
 MPROC_API int mproc_proc_take_stdio(mproc_proc *p, int which);
 /** Closes the parent's end of a piped stream (e.g. stdin, to send EOF). */
 MPROC_API int mproc_proc_close_stdio(mproc_proc *p, int which);
