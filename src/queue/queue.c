@@ -519,21 +519,14 @@ static int try_get(mproc_queue *q, uint32_t me, void *buf, size_t cap, size_t *l
                 *blk = (struct qblock){h, s, mproc__now_ns()};
             break;
         }
-        /* Anything else but a committed record may be a filler not yet published (or never
-         * to be: its producer died holding plock); only tail tells. */
+        /* Anything else but a committed record is a filler, or a record skipped by a
+         * consumer that died before moving head; neither stamp changes while at head. A
+         * filler may not be published yet, or never will be: its producer died holding
+         * plock. Only tail tells; a published one is stepped over. */
         if (q_state(s) != QS_COMMITTED) {
             if (h == atomic_load_explicit(&hd->tail, memory_order_acquire))
                 break;
-            s = atomic_load_explicit(&r->stamp, memory_order_acquire);
-        }
-        unsigned st = q_state(s);
-        if (st == QS_CLAIMED) { /* being written: wait for it (FIFO) or its owner's death */
-            if (blk->stamp != s)
-                *blk = (struct qblock){h, s, mproc__now_ns()};
-            break;
-        }
-        if (st != QS_COMMITTED) {
-            advance_head(hd, r, h, st);
+            advance_head(hd, r, h, q_state(s));
             continue;
         }
         if (r->len > cap) {
