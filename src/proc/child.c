@@ -8,8 +8,9 @@
  * recording {stage, errno}; the parent turns that into the spawn call's return value.
  *
  * Order of work, and why:
- *  1. signals: every handler reset to default and the mask emptied (the parent blocked
- *     all signals around clone, so no parent handler can run on this borrowed stack);
+ *  1. signals (spawn): every handler reset to default, SIG_IGN kept except for SIGPIPE
+ *     and SIGXFSZ, and the mask emptied (the parent blocked all signals around clone,
+ *     so no parent handler can run on this borrowed stack);
  *  2. session / process group;
  *  3. PR_SET_PDEATHSIG, then the race check: if the parent died before the prctl, our
  *     parent is already someone else (init or a subreaper) and we leave at once;
@@ -87,16 +88,32 @@ CHILD_FN static int fail(struct mproc__child *c, int stage)
     return -1;
 }
 
-CHILD_FN static void reset_signals(void)
+#if defined(__mips__)
+#error "the kernel's struct sigaction does not start with the handler here"
+#endif
+
+/* The dispositions a spawned command starts with, as execve and posix_spawn give them
+ * (and Python's subprocess with restore_signals): handlers reset to default, ignored
+ * signals stay ignored (nohup's SIGHUP reaches the whole tree), except SIGPIPE and
+ * SIGXFSZ, which go back to default (a program that ignores SIGPIPE for its own sockets
+ * rarely means its children to). No handler may be left before the mask is emptied: it
+ * would run the parent's code on this borrowed stack. With CLONE_CLEAR_SIGHAND the
+ * kernel already reset them all; else each signal is asked for and reset if handled. */
+CHILD_FN static void reset_signals(const struct mproc__child *c)
 {
     /* A zeroed kernel sigaction is SIG_DFL with no flags and an empty mask on every
-     * architecture, whatever the struct's layout. */
-    unsigned long ksa[4] = {0, 0, 0, 0};
-    for (int sig = 1; sig < _NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP)
+     * architecture, whatever the struct's layout; the handler comes first in it. */
+    unsigned long dfl[4] = {0, 0, 0, 0};
+    for (int sig = 1; !c->sighand_cleared && sig < _NSIG; sig++) {
+        unsigned long old[4];
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGPIPE || sig == SIGXFSZ ||
+            SYS(SYS_rt_sigaction, sig, NULL, old, _NSIG / 8) < 0)
             continue;
-        SYS(SYS_rt_sigaction, sig, ksa, NULL, _NSIG / 8);
+        if (old[0] != (unsigned long)SIG_DFL && old[0] != (unsigned long)SIG_IGN)
+            SYS(SYS_rt_sigaction, sig, dfl, NULL, _NSIG / 8);
     }
+    SYS(SYS_rt_sigaction, SIGPIPE, dfl, NULL, _NSIG / 8);
+    SYS(SYS_rt_sigaction, SIGXFSZ, dfl, NULL, _NSIG / 8);
     unsigned long empty[_NSIG / (8 * sizeof(unsigned long))] = {0};
     SYS(SYS_rt_sigprocmask, SIG_SETMASK, empty, NULL, _NSIG / 8);
 }
@@ -195,10 +212,19 @@ CHILD_FN static int setup_fds(struct mproc__child *c)
     return 0;
 }
 
+/* Set by tests only (debug builds): a signal the spawned child sends itself once its
+ * dispositions and mask are set, to show that no handler of the parent is left in it. */
+int mproc__spawn_test_raise;
+
 CHILD_FN int mproc__child_setup(struct mproc__child *c)
 {
-    if (c->reset_signals)
-        reset_signals();
+    if (c->reset_signals) {
+        reset_signals(c);
+#if !defined(NDEBUG) || defined(MPROC_FAULT_INJECTION)
+        if (mproc__spawn_test_raise) /* tests: is any parent handler left here? */
+            SYS(SYS_kill, SYS(SYS_getpid), mproc__spawn_test_raise);
+#endif
+    }
     if (setup_session(c) < 0 || setup_limits(c) < 0 || setup_stdio(c) < 0)
         return -1;
     if (setup_fds(c) < 0)

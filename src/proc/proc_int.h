@@ -34,18 +34,21 @@ struct mproc__child {
     const void *cpu_set;
     size_t cpu_set_size;
     unsigned flags;
-    pid_t parent;      /* the parent's pid for the parent-death race check; 0: detached */
-    int close_fds;     /* spawn: close everything but 0..2 and keep */
-    int reset_signals; /* spawn: default dispositions and an empty mask before exec */
-    const char *name;  /* fork: PR_SET_NAME */
-    int report_fd;     /* spawn where a CLONE_VM child does not share our memory (valgrind):
-                          the failure record is written here too; else -1 */
-    int stage, err;    /* out: which stage failed, and its errno */
+    pid_t parent;        /* the parent's pid for the parent-death race check; 0: detached */
+    int close_fds;       /* spawn: close everything but 0..2 and keep */
+    int reset_signals;   /* spawn: handlers, SIGPIPE, SIGXFSZ to default; empty mask */
+    int sighand_cleared; /* spawn: made with CLONE_CLEAR_SIGHAND, no handler is left */
+    const char *name;    /* fork: PR_SET_NAME */
+    int report_fd;       /* spawn where a CLONE_VM child does not share our memory (valgrind):
+                            the failure record is written here too; else -1 */
+    int stage, err;      /* out: which stage failed, and its errno */
 };
 
 /* Child side. Runs in the child, async-signal-safe, no sanitizer instrumentation. */
 int mproc__child_setup(struct mproc__child *c); /* 0 or -1 with c->stage/c->err set */
 int mproc__child_exec(void *arg);               /* clone() entry point for spawn */
+extern int mproc__spawn_no_clone3;              /* tests: take the clone() path (spawn.c) */
+extern int mproc__spawn_test_raise;             /* tests: a signal the child sends itself */
 
 /* ---- prep.c: the parent's preparation of a child ---- */
 struct mproc__prep {

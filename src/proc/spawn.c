@@ -7,7 +7,10 @@
  * until the child execs or exits, a setup failure that the child recorded in the shared
  * mproc__child struct is known when clone returns: spawn returns it with its stage.
  * All signals are blocked in the calling thread around clone, so no handler of ours can
- * run on the borrowed stack. A child tied to our life is created on the spawner thread
+ * run on the borrowed stack. Where clone3 is allowed (x86_64), the child is made with
+ * CLONE_CLEAR_SIGHAND: the kernel resets every handled signal to its default in the
+ * child, as execve would, so the child does not query 64 dispositions one system call at
+ * a time (child.c). A child tied to our life is created on the spawner thread
  * when the caller is not the main thread (PR_SET_PDEATHSIG follows the creating thread).
  * Must not touch anything in the child but through child.c. */
 #include "proc/proc_int.h"
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -75,6 +79,77 @@ static int vm_is_shared(void)
     return v;
 }
 
+/* Set by tests only (debug builds): spawn with clone() and the child's own signal loop,
+ * the path taken where clone3 is refused, so that both paths are tested. */
+int mproc__spawn_no_clone3;
+
+#if defined(__x86_64__) && defined(SYS_clone3)
+#define MPROC__CLONE3 1
+struct clone3_args { /* struct clone_args of linux/sched.h, CLONE_ARGS_SIZE_VER0 */
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+#define CLONE3_CLEAR_SIGHAND 0x100000000ULL /* Linux 5.5 */
+
+/* clone3 for a CLONE_VM child on its own stack: the child runs fn(arg) there and exits
+ * with its result (clone3 has no libc wrapper that could do this for us: the child
+ * returns from the system call on the new stack, where no caller's frame exists).
+ * Returns the child's pid, or -errno. */
+__attribute__((noinline, no_sanitize("address", "undefined", "thread"))) static long
+clone3_vm(struct clone3_args *a, int (*fn)(void *), void *arg)
+{
+    register long r12 __asm__("r12") = (long)fn;  /* kept by the system call: the child */
+    register long r13 __asm__("r13") = (long)arg; /* has them too */
+    long ret;
+    __asm__ volatile("syscall\n\t"
+                     "testq %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xorl %%ebp, %%ebp\n\t" /* the child: outermost frame */
+                     "movq %%r13, %%rdi\n\t"
+                     "callq *%%r12\n\t"
+                     "movl %%eax, %%edi\n\t"
+                     "movl %[nr_exit], %%eax\n\t"
+                     "syscall\n\t"
+                     "hlt\n"
+                     "1:"
+                     : "=a"(ret)
+                     : "0"((long)SYS_clone3), "D"(a), "S"(sizeof *a), "r"(r12),
+                       "r"(r13), [nr_exit] "i"(SYS_exit)
+                     : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+#endif
+
+/* Makes the CLONE_VM|CLONE_VFORK child that runs mproc__child_exec(c) on the stack that
+ * ends at stack_top, with its pidfd in *pidfd. Returns its pid, or -1 with errno. Also
+ * called in the detached case's intermediate child: async-signal-safe. */
+__attribute__((no_sanitize("address", "undefined", "thread"))) static long
+clone_exec_child(struct mproc__child *c, char *stack_top, int *pidfd)
+{
+#ifdef MPROC__CLONE3
+    int try_clone3 = c->report_fd < 0; /* not under an emulator (see vm_is_shared) */
+#if !defined(NDEBUG) || defined(MPROC_FAULT_INJECTION)
+    try_clone3 = try_clone3 && !mproc__spawn_no_clone3;
+#endif
+    if (try_clone3) {
+        struct clone3_args a = {.flags =
+                                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE3_CLEAR_SIGHAND,
+                                .pidfd = (uint64_t)(uintptr_t)pidfd,
+                                .exit_signal = SIGCHLD,
+                                .stack = (uint64_t)(uintptr_t)(stack_top - SPAWN_STACK_SIZE),
+                                .stack_size = SPAWN_STACK_SIZE};
+        c->sighand_cleared = 1;
+        long pid = clone3_vm(&a, mproc__child_exec, c);
+        if (pid > 0)
+            return pid;
+        /* ENOSYS: no clone3 (a seccomp profile, such as Docker's default, may answer so);
+         * EINVAL: no CLONE_CLEAR_SIGHAND; anything else clone() meets again below */
+        c->sighand_cleared = 0;
+    }
+#endif
+    return CLONE(mproc__child_exec, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, c,
+                 pidfd);
+}
+
 struct spawn_call {
     struct mproc__child *c;
     int detached;
@@ -91,8 +166,7 @@ detach_trampoline(void *arg)
 {
     struct spawn_call *sc = arg;
     int pidfd = -1;
-    long pid = CLONE(mproc__child_exec, sc->stack + 2 * SPAWN_STACK_SIZE,
-                     CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, sc->c, &pidfd);
+    long pid = clone_exec_child(sc->c, sc->stack + 2 * SPAWN_STACK_SIZE, &pidfd);
     sc->pid = (pid_t)pid;
     sc->pidfd = pidfd;
     if (pid < 0) {
@@ -114,8 +188,7 @@ static int do_clone(void *arg)
     int pidfd = -1;
     long pid;
     if (!sc->detached) {
-        pid = CLONE(mproc__child_exec, sc->stack + SPAWN_STACK_SIZE,
-                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, sc->c, &pidfd);
+        pid = clone_exec_child(sc->c, sc->stack + SPAWN_STACK_SIZE, &pidfd);
         sc->pid = (pid_t)pid;
         sc->pidfd = pidfd;
     } else {

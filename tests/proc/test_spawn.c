@@ -427,6 +427,137 @@ static void spawn_kill_after_reaches_the_group(void **state)
     assert_true(mproc_test_wait_gone(grandchild, 1000));
 }
 
+/* ---- signal dispositions in the child ------------------------------------------------ */
+
+extern int mproc__spawn_no_clone3;  /* src/proc/spawn.c: take the clone() path (tests only) */
+extern int mproc__spawn_test_raise; /* src/proc/child.c: a signal the child sends itself */
+
+static volatile sig_atomic_t handler_ran;
+
+static void on_signal_mark(int sig)
+{
+    (void)sig;
+    handler_ran = 1;
+}
+
+/* The child sends itself SIGUSR2, handled here, after its signal set-up: it must die of
+ * it, never run our handler (which would run on the stack it borrows from us). */
+static void check_no_handler_runs_in_the_child(int no_clone3)
+{
+    struct sigaction hnd = {.sa_handler = on_signal_mark}, old;
+    sigaction(SIGUSR2, &hnd, &old);
+    handler_ran = 0;
+    mproc__spawn_no_clone3 = no_clone3;
+    mproc__spawn_test_raise = SIGUSR2;
+    mproc_proc *p = NULL;
+    const char *argv[] = {"/bin/true", NULL};
+    int rc = mproc_spawn(&p, argv, NULL);
+    mproc__spawn_test_raise = 0;
+    mproc__spawn_no_clone3 = 0;
+    mproc_status st = {0};
+    if (rc == 0) {
+        rc = mproc_proc_wait(p, 5000, &st);
+        mproc_proc_free(p);
+    }
+    sigaction(SIGUSR2, &old, NULL);
+    assert_ok(rc);
+    assert_int_equal(handler_ran, 0);
+    assert_int_equal(st.signaled, 1);
+    assert_int_equal(st.signal, SIGUSR2);
+}
+
+static void spawn_no_parent_handler_runs_in_the_child(void **state)
+{
+    (void)state;
+    check_no_handler_runs_in_the_child(0);
+}
+
+static void spawn_no_parent_handler_runs_in_the_child_without_clone3(void **state)
+{
+    (void)state;
+    check_no_handler_runs_in_the_child(1);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+}
+
+/* The hexadecimal mask on the "<field>:" line of a /proc/PID/status text, or ~0 if none. */
+static unsigned long long status_mask(const char *status, const char *field)
+{
+    char key[32];
+    snprintf(key, sizeof key, "\n%s:", field);
+    const char *at = strstr(status, key);
+    return at ? strtoull(at + strlen(key), NULL, 16) : ~0ULL;
+}
+
+/* Spawns cat /proc/self/status with SIGHUP, SIGUSR1, SIGPIPE and SIGXFSZ ignored and
+ * handlers on SIGUSR2 and SIGRTMIN+3 in the parent, and checks what the child started
+ * with: no handler; every signal ignored here stays ignored but SIGPIPE and SIGXFSZ. */
+static void check_child_dispositions(const mproc_opts *o)
+{
+    const int ignored[] = {SIGHUP, SIGUSR1, SIGPIPE, SIGXFSZ};
+    const int handled[] = {SIGUSR2, SIGRTMIN + 3};
+    struct sigaction ign = {.sa_handler = SIG_IGN}, hnd = {.sa_handler = on_signal};
+    struct sigaction old_ign[4], old_hnd[2];
+    for (int i = 0; i < 4; i++)
+        sigaction(ignored[i], &ign, &old_ign[i]);
+    for (int i = 0; i < 2; i++)
+        sigaction(handled[i], &hnd, &old_hnd[i]);
+    /* every standard signal ignored here, whoever ignored it (the real-time ones are left
+     * out: valgrind keeps one of them for itself and reports it ignored) */
+    unsigned long long expect = 0, std = (1ULL << 31) - 1;
+    for (int sig = 1; sig < 32; sig++) {
+        struct sigaction cur;
+        if (sig != SIGPIPE && sig != SIGXFSZ && sigaction(sig, NULL, &cur) == 0 &&
+            cur.sa_handler == SIG_IGN)
+            expect |= 1ULL << (sig - 1);
+    }
+    const char *argv[] = {"/bin/cat", "/proc/self/status", NULL};
+    char out[8192];
+    mproc_status st;
+    int rc = util_run_capture(argv, o, out, sizeof out, &st);
+    for (int i = 0; i < 4; i++)
+        sigaction(ignored[i], &old_ign[i], NULL);
+    for (int i = 0; i < 2; i++)
+        sigaction(handled[i], &old_hnd[i], NULL);
+    assert_ok(rc);
+    unsigned long long ign_mask = status_mask(out, "SigIgn") & std;
+    unsigned long long cgt = status_mask(out, "SigCgt");
+    if (ign_mask != expect || cgt != 0)
+        fail_msg("child SigIgn %016llx (want %016llx), SigCgt %016llx (want 0)", ign_mask, expect,
+                 cgt);
+    assert_true(ign_mask & (1ULL << (SIGHUP - 1))); /* nohup reaches the child */
+    assert_true(ign_mask & (1ULL << (SIGUSR1 - 1)));
+    assert_false(ign_mask & (1ULL << (SIGPIPE - 1)));
+    assert_false(ign_mask & (1ULL << (SIGXFSZ - 1)));
+}
+
+static void spawn_child_has_no_handler_and_keeps_ignored_signals(void **state)
+{
+    (void)state;
+    check_child_dispositions(NULL);
+}
+
+static void spawn_child_dispositions_are_the_same_without_clone3(void **state)
+{
+    (void)state;
+    /* The path taken where clone3 is refused (a seccomp profile, an emulator): clone()
+     * and the child's own loop over every signal. */
+    mproc__spawn_no_clone3 = 1;
+    check_child_dispositions(NULL);
+    mproc__spawn_no_clone3 = 0;
+}
+
+static void detached_child_dispositions_are_those_of_a_spawn(void **state)
+{
+    (void)state;
+    /* made by an intermediate child (spawn.c), with the same clone */
+    mproc_opts o = {.flags = MPROC_DETACHED};
+    check_child_dispositions(&o);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -454,6 +585,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(spawn_kill_after_kills_and_sets_timed_out),
         cmocka_unit_test(spawn_kill_after_spares_a_quick_child),
         cmocka_unit_test(spawn_kill_after_reaches_the_group),
+        cmocka_unit_test(spawn_child_has_no_handler_and_keeps_ignored_signals),
+        cmocka_unit_test(spawn_child_dispositions_are_the_same_without_clone3),
+        cmocka_unit_test(detached_child_dispositions_are_those_of_a_spawn),
+        cmocka_unit_test(spawn_no_parent_handler_runs_in_the_child),
+        cmocka_unit_test(spawn_no_parent_handler_runs_in_the_child_without_clone3),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
