@@ -2,8 +2,13 @@
  * rlimits, nice, CPU affinity and the kill-after timeout. */
 #include "proc_util.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -558,6 +563,61 @@ static void detached_child_dispositions_are_those_of_a_spawn(void **state)
     check_child_dispositions(&o);
 }
 
+/* In a process whose seccomp filter answers clone3 with ENOSYS (as Docker's default
+ * profile does): spawn takes the clone() path on its own, with the same dispositions, and
+ * no handler of ours runs in the child. Exit code 0, or which check failed. */
+static int refuse_clone3_then_spawn(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = (unsigned short)(sizeof f / sizeof f[0]), .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        return 1;
+    if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS) /* the filter works */
+        return 2;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, hnd = {.sa_handler = on_signal_mark};
+    sigaction(SIGHUP, &ign, NULL);
+    sigaction(SIGPIPE, &ign, NULL);
+    sigaction(SIGUSR2, &hnd, NULL);
+    const char *cat[] = {"/bin/cat", "/proc/self/status", NULL};
+    char out[8192];
+    mproc_status st;
+    if (util_run_capture(cat, NULL, out, sizeof out, &st) != 0)
+        return 3;
+    unsigned long long ign_mask = status_mask(out, "SigIgn");
+    if (!(ign_mask & (1ULL << (SIGHUP - 1))) || (ign_mask & (1ULL << (SIGPIPE - 1))) ||
+        status_mask(out, "SigCgt") != 0)
+        return 4;
+    mproc__spawn_test_raise = SIGUSR2;
+    mproc_proc *p;
+    const char *argv[] = {"/bin/true", NULL};
+    if (mproc_spawn(&p, argv, NULL) != 0)
+        return 5;
+    int rc = mproc_proc_wait(p, 5000, &st);
+    mproc_proc_free(p);
+    if (rc != 0 || !st.signaled || st.signal != SIGUSR2 || handler_ran)
+        return 6;
+    return 0;
+}
+
+static void spawn_falls_back_to_clone_when_clone3_is_refused(void **state)
+{
+    (void)state;
+    pid_t helper = fork();
+    if (helper == 0)
+        _exit(refuse_clone3_then_spawn());
+    assert_true(helper > 0);
+    int status;
+    assert_int_equal(waitpid(helper, &status, 0), helper);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest cases[] = {
@@ -590,6 +650,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(detached_child_dispositions_are_those_of_a_spawn),
         cmocka_unit_test(spawn_no_parent_handler_runs_in_the_child),
         cmocka_unit_test(spawn_no_parent_handler_runs_in_the_child_without_clone3),
+        cmocka_unit_test(spawn_falls_back_to_clone_when_clone3_is_refused),
     };
     return mproc_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
