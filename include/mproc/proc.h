@@ -132,8 +132,9 @@ typedef struct mproc_status {
  *  The parent's memory is not copied (clone with CLONE_VM|CLONE_VFORK), so the cost is
  *  flat as the parent grows. Returns once the child has exec'd (so its setup is done).
  *  In the child every signal handler is reset to default, ignored signals stay ignored
- *  except SIGPIPE and SIGXFSZ (reset, as Python's restore_signals does), and the signal
- *  mask is emptied; descriptors other than 0, 1, 2 and pass_fds are closed.
+ *  except SIGPIPE and SIGXFSZ (reset, as Python's restore_signals does) and SIGCHLD
+ *  (reset), and the signal mask is emptied; descriptors other than 0, 1, 2 and pass_fds
+ *  are closed.
  *  Returns 0 and *out, or an error and nothing is left behind (*out = NULL):
  *   MPROC_EINVAL (NULL/empty argv, NULL out, unknown flags, bad stdio kind, pass_fds
  *   below 3, bad rlimit, nice outside -40..40, negative kill_after_ms, empty cpu_set_size),

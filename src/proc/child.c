@@ -8,8 +8,8 @@
  * recording {stage, errno}; the parent turns that into the spawn call's return value.
  *
  * Order of work, and why:
- *  1. signals (spawn): every handler reset to default, SIG_IGN kept except for SIGPIPE
- *     and SIGXFSZ, and the mask emptied (the parent blocked all signals around clone,
+ *  1. signals (spawn): every handler reset to default, SIG_IGN kept except for SIGPIPE,
+ *     SIGXFSZ and SIGCHLD, and the mask emptied (the parent blocked all signals around clone,
  *     so no parent handler can run on this borrowed stack);
  *  2. session / process group;
  *  3. PR_SET_PDEATHSIG, then the race check: if the parent died before the prctl, our
@@ -96,8 +96,9 @@ CHILD_FN static int fail(struct mproc__child *c, int stage)
  * (and Python's subprocess with restore_signals): handlers reset to default, ignored
  * signals stay ignored (nohup's SIGHUP reaches the whole tree), except SIGPIPE and
  * SIGXFSZ, which go back to default (a program that ignores SIGPIPE for its own sockets
- * rarely means its children to). No handler may be left before the mask is emptied: it
- * would run the parent's code on this borrowed stack. With CLONE_CLEAR_SIGHAND the
+ * rarely means its children to), and SIGCHLD (ignored, the kernel would reap the
+ * command's own children and its waits would fail). No handler may be left before the mask is
+ * emptied: it would run the parent's code on this borrowed stack. With CLONE_CLEAR_SIGHAND the
  * kernel already reset them all; else each signal is asked for and reset if handled. */
 CHILD_FN static void reset_signals(const struct mproc__child *c)
 {
@@ -107,13 +108,14 @@ CHILD_FN static void reset_signals(const struct mproc__child *c)
     for (int sig = 1; !c->sighand_cleared && sig < _NSIG; sig++) {
         unsigned long old[4];
         if (sig == SIGKILL || sig == SIGSTOP || sig == SIGPIPE || sig == SIGXFSZ ||
-            SYS(SYS_rt_sigaction, sig, NULL, old, _NSIG / 8) < 0)
+            sig == SIGCHLD || SYS(SYS_rt_sigaction, sig, NULL, old, _NSIG / 8) < 0)
             continue;
         if (old[0] != (unsigned long)SIG_DFL && old[0] != (unsigned long)SIG_IGN)
             SYS(SYS_rt_sigaction, sig, dfl, NULL, _NSIG / 8);
     }
     SYS(SYS_rt_sigaction, SIGPIPE, dfl, NULL, _NSIG / 8);
     SYS(SYS_rt_sigaction, SIGXFSZ, dfl, NULL, _NSIG / 8);
+    SYS(SYS_rt_sigaction, SIGCHLD, dfl, NULL, _NSIG / 8);
     unsigned long empty[_NSIG / (8 * sizeof(unsigned long))] = {0};
     SYS(SYS_rt_sigprocmask, SIG_SETMASK, empty, NULL, _NSIG / 8);
 }

@@ -36,7 +36,7 @@ struct mproc__child {
     unsigned flags;
     pid_t parent;        /* the parent's pid for the parent-death race check; 0: detached */
     int close_fds;       /* spawn: close everything but 0..2 and keep */
-    int reset_signals;   /* spawn: handlers, SIGPIPE, SIGXFSZ to default; empty mask */
+    int reset_signals;   /* spawn: handlers, SIGPIPE/XFSZ/CHLD to default; no mask */
     int sighand_cleared; /* spawn: made with CLONE_CLEAR_SIGHAND, no handler is left */
     const char *name;    /* fork: PR_SET_NAME */
     int report_fd;       /* spawn where a CLONE_VM child does not share our memory (valgrind):

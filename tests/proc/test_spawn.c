@@ -497,16 +497,17 @@ static unsigned long long status_mask(const char *status, const char *field)
     return at ? strtoull(at + strlen(key), NULL, 16) : ~0ULL;
 }
 
-/* Spawns cat /proc/self/status with SIGHUP, SIGUSR1, SIGPIPE and SIGXFSZ ignored and
- * handlers on SIGUSR2 and SIGRTMIN+3 in the parent, and checks what the child started
- * with: no handler; every signal ignored here stays ignored but SIGPIPE and SIGXFSZ. */
+/* Spawns cat /proc/self/status with SIGHUP, SIGUSR1, SIGPIPE, SIGXFSZ and SIGCHLD ignored
+ * and handlers on SIGUSR2 and SIGRTMIN+3 in the parent, and checks what the child started
+ * with: no handler; every signal ignored here stays ignored but SIGPIPE, SIGXFSZ and
+ * SIGCHLD. */
 static void check_child_dispositions(const mproc_opts *o)
 {
-    const int ignored[] = {SIGHUP, SIGUSR1, SIGPIPE, SIGXFSZ};
+    const int ignored[] = {SIGHUP, SIGUSR1, SIGPIPE, SIGXFSZ, SIGCHLD};
     const int handled[] = {SIGUSR2, SIGRTMIN + 3};
     struct sigaction ign = {.sa_handler = SIG_IGN}, hnd = {.sa_handler = on_signal};
-    struct sigaction old_ign[4], old_hnd[2];
-    for (int i = 0; i < 4; i++)
+    struct sigaction old_ign[5], old_hnd[2];
+    for (int i = 0; i < 5; i++)
         sigaction(ignored[i], &ign, &old_ign[i]);
     for (int i = 0; i < 2; i++)
         sigaction(handled[i], &hnd, &old_hnd[i]);
@@ -515,7 +516,7 @@ static void check_child_dispositions(const mproc_opts *o)
     unsigned long long expect = 0, std = (1ULL << 31) - 1;
     for (int sig = 1; sig < 32; sig++) {
         struct sigaction cur;
-        if (sig != SIGPIPE && sig != SIGXFSZ && sigaction(sig, NULL, &cur) == 0 &&
+        if (sig != SIGPIPE && sig != SIGXFSZ && sig != SIGCHLD && sigaction(sig, NULL, &cur) == 0 &&
             cur.sa_handler == SIG_IGN)
             expect |= 1ULL << (sig - 1);
     }
@@ -523,7 +524,7 @@ static void check_child_dispositions(const mproc_opts *o)
     char out[8192];
     mproc_status st;
     int rc = util_run_capture(argv, o, out, sizeof out, &st);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         sigaction(ignored[i], &old_ign[i], NULL);
     for (int i = 0; i < 2; i++)
         sigaction(handled[i], &old_hnd[i], NULL);
@@ -537,6 +538,7 @@ static void check_child_dispositions(const mproc_opts *o)
     assert_true(ign_mask & (1ULL << (SIGUSR1 - 1)));
     assert_false(ign_mask & (1ULL << (SIGPIPE - 1)));
     assert_false(ign_mask & (1ULL << (SIGXFSZ - 1)));
+    assert_false(ign_mask & (1ULL << (SIGCHLD - 1)));
 }
 
 static void spawn_child_has_no_handler_and_keeps_ignored_signals(void **state)
@@ -583,6 +585,7 @@ static int refuse_clone3_then_spawn(void)
     struct sigaction ign = {.sa_handler = SIG_IGN}, hnd = {.sa_handler = on_signal_mark};
     sigaction(SIGHUP, &ign, NULL);
     sigaction(SIGPIPE, &ign, NULL);
+    sigaction(SIGCHLD, &ign, NULL);
     sigaction(SIGUSR2, &hnd, NULL);
     const char *cat[] = {"/bin/cat", "/proc/self/status", NULL};
     char out[8192];
@@ -591,8 +594,9 @@ static int refuse_clone3_then_spawn(void)
         return 3;
     unsigned long long ign_mask = status_mask(out, "SigIgn");
     if (!(ign_mask & (1ULL << (SIGHUP - 1))) || (ign_mask & (1ULL << (SIGPIPE - 1))) ||
-        status_mask(out, "SigCgt") != 0)
+        (ign_mask & (1ULL << (SIGCHLD - 1))) || status_mask(out, "SigCgt") != 0)
         return 4;
+    signal(SIGCHLD, SIG_DFL); /* for the status below */
     mproc__spawn_test_raise = SIGUSR2;
     mproc_proc *p;
     const char *argv[] = {"/bin/true", NULL};
