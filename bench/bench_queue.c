@@ -400,14 +400,16 @@ static double v_zmq64(long n)
     static int run;
     snprintf(a.endpoint, sizeof a.endpoint, "ipc:///tmp/bench_queue_zmq.%d.%d", (int)getpid(),
              run++);
+    /* The pusher is forked before this process has a ZeroMQ context: a context runs I/O
+     * threads, and a child forked while one of them holds a lock inside libzmq could hang
+     * in its own zmq_ctx_new (one run of make bench ended in the receive timeout below).
+     * Its connect needs no listener yet: ZeroMQ retries until the bind below is there. */
+    double t0 = now_s();
+    mproc_proc *p = spawn_fn(zmq_pusher, &a);
     void *ctx = z.ctx_new(), *s = z.socket(ctx, ZMQ_PULL_);
     int tmo = 10000;
     if (!s || z.setsockopt(s, ZMQ_RCVTIMEO_, &tmo, sizeof tmo) != 0 || z.bind(s, a.endpoint) != 0)
         die("zmq bind", MPROC_EIO);
-    /* bound before the pusher starts; the child makes its own context and never touches
-     * the one it inherited */
-    double t0 = now_s();
-    mproc_proc *p = spawn_fn(zmq_pusher, &a);
     char b[64];
     for (long i = 0; i < n; i++)
         if (z.recv(s, b, sizeof b, 0) != 64)
