@@ -8,9 +8,9 @@
  * recording {stage, errno}; the parent turns that into the spawn call's return value.
  *
  * Order of work, and why:
- *  1. signals (spawn): every handler reset to default, SIG_IGN kept except for SIGPIPE,
- *     SIGXFSZ and SIGCHLD, and the mask emptied (the parent blocked all signals around clone,
- *     so no parent handler can run on this borrowed stack);
+ *  1. signals (spawn): every handler reset to default, SIG_IGN kept except for
+ *     SIGPIPE, SIGXFSZ and SIGCHLD, and the mask emptied (the parent blocked all signals
+ *     around clone, so no parent handler can run on this borrowed stack);
  *  2. session / process group;
  *  3. PR_SET_PDEATHSIG, then the race check: if the parent died before the prctl, our
  *     parent is already someone else (init or a subreaper) and we leave at once;
@@ -97,9 +97,10 @@ CHILD_FN static int fail(struct mproc__child *c, int stage)
  * signals stay ignored (nohup's SIGHUP reaches the whole tree), except SIGPIPE and
  * SIGXFSZ, which go back to default (a program that ignores SIGPIPE for its own sockets
  * rarely means its children to), and SIGCHLD (ignored, the kernel would reap the
- * command's own children and its waits would fail). No handler may be left before the mask is
- * emptied: it would run the parent's code on this borrowed stack. With CLONE_CLEAR_SIGHAND the
- * kernel already reset them all; else each signal is asked for and reset if handled. */
+ * command's own children and its waits would fail). No handler may be left before the
+ * mask is emptied: it would run the parent's code on this borrowed stack. With
+ * CLONE_CLEAR_SIGHAND the kernel already reset them all; else each signal is asked for
+ * and reset if handled. */
 CHILD_FN static void reset_signals(const struct mproc__child *c)
 {
     /* A zeroed kernel sigaction is SIG_DFL with no flags and an empty mask on every
