@@ -9,6 +9,8 @@
  *   free_pos <= head <= tail
  *   [free_pos, head): taken or skipped records, reclaimed by producers once finished;
  *   [head, tail):     records claimed by producers (being written or committed).
+ * done_pos (the consumers' mark) is a hint that only moves forward: every record below it
+ * is finished, so producers reclaim up to it without reading the records in between.
  * Each record's stamp word says which lap it belongs to (its position), its state and the
  * pid of the process that owns it in the states a process can die in (CLAIMED, TAKEN). */
 #ifndef MPROC_QUEUE_INT_H
@@ -87,6 +89,7 @@ struct qshm {
     _Atomic uint64_t head;
     _Atomic uint64_t head_seq;  /* messages taken or skipped so far */
     _Atomic uint64_t abandoned; /* messages skipped because their producer died */
+    _Atomic uint64_t done_pos;  /* records below it are finished (see above); may lag */
 
     /* waiting (futex words) */
     Q_LINE _Atomic uint32_t items_gen, space_gen, join_gen;
@@ -121,6 +124,7 @@ struct mproc_queue {
     int sigfd;   /* eventfd (anonymous) or FIFO (named) behind mproc_queue_fd() */
     int sig_fifo;
     _Atomic int64_t spin_items, spin_space; /* adaptive spin budgets (ns), see queue.c */
+    _Atomic uint32_t got, lag; /* gets since the last wait; a streaming consumer's lag */
 };
 
 static inline struct qrec *q_rec(const mproc_queue *q, uint64_t pos)

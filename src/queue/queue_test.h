@@ -26,6 +26,7 @@ enum mproc_queue_fault {
     MPROC_QF_GET_INLOCK_MIDCOPY, /* small message half copied out, consumer lock held */
     MPROC_QF_GET_INLOCK_TAKEN,   /* small message copied, head moved, consumer lock held */
     MPROC_QF_PUT_INLOCK_MIDCOPY, /* small message half copied in, nothing claimed, lock held */
+    MPROC_QF_GET_HEAD_MOVED,     /* head moved past a finished record, done_pos not yet */
     MPROC_QF_COUNT
 };
 

@@ -309,6 +309,14 @@ static void get_dies_holding_lock_after_small_message(void **state)
     consumer_dies_holding(MPROC_QF_GET_INLOCK_TAKEN, SMALL);
 }
 
+/* Killed between moving head and moving the consumers' done mark: the mark lags behind
+ * head for good, so producers must find the space by reading the records again. */
+static void get_dies_before_moving_the_done_mark(void **state)
+{
+    (void)state;
+    consumer_dies_holding(MPROC_QF_GET_HEAD_MOVED, SMALL);
+}
+
 /* A small message is copied in under the producers' lock before anything is claimed: a
  * producer killed mid-copy leaves nothing to skip, and the next put goes where it was. */
 static void put_dies_copying_small_message_under_lock(void **state)
@@ -718,6 +726,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(get_dies_after_release),
         cmocka_unit_test(get_dies_copying_small_message_under_lock),
         cmocka_unit_test(get_dies_holding_lock_after_small_message),
+        cmocka_unit_test(get_dies_before_moving_the_done_mark),
         cmocka_unit_test(put_dies_copying_small_message_under_lock),
         cmocka_unit_test(get_dies_skipping_dead_record),
         cmocka_unit_test(blocked_getter_survives_dead_producer),
