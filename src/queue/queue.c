@@ -664,9 +664,7 @@ static void arm_fd(mproc_queue *q)
  * (ping-pong, request-reply) does not lag, so its latency is untouched; a streaming one may
  * see a message up to Q_LAG_MAX pauses late. Measured on the 64 B stream (docs/queue.md):
  * 16 to 128 pauses all gave about the same; the smaller bound keeps the delay short. */
-#ifndef Q_LAG_MAX
-#define Q_LAG_MAX 32 /* pauses: ~0.8 us where a pause takes 26 ns (AMD Zen 4 in a VM) */
-#endif
+#define Q_LAG_MAX   32 /* pauses: ~0.8 us where a pause takes 26 ns (AMD Zen 4 in a VM) */
 #define Q_LAG_MIN   16
 #define Q_LAG_SHORT 64 /* batches shorter than this lengthen the lag */
 
